@@ -1,0 +1,156 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+
+	"google.golang.org/protobuf/proto"
+
+	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
+)
+
+// Domain-separation prefixes of sign bytes. Chain ids cannot contain '/', so
+// a tx's sign bytes can never equal a credential's.
+const (
+	TxSignPrefix         = "tabella/v1"
+	CredentialSignPrefix = "tabella/v1/credential"
+)
+
+// TxSignBytes returns the bytes a tx signer signs.
+func TxSignBytes(chainID string, body []byte) []byte {
+	return signBytes(TxSignPrefix, chainID, body)
+}
+
+// CredentialSignBytes returns the bytes an issuer signs for a credential.
+func CredentialSignBytes(chainID string, body []byte) []byte {
+	return signBytes(CredentialSignPrefix, chainID, body)
+}
+
+func signBytes(prefix, chainID string, body []byte) []byte {
+	b := make([]byte, 0, len(prefix)+len(chainID)+len(body))
+	b = append(b, prefix...)
+	b = append(b, chainID...)
+	return append(b, body...)
+}
+
+// TxHash is SHA-256 of the tx bytes, equal to CometBFT's tx hash. For a
+// ballot it is the ballot hash on the voter's receipt.
+func TxHash(tx []byte) []byte {
+	h := sha256.Sum256(tx)
+	return h[:]
+}
+
+// DecodedTx is a tx whose envelope and body parsed and passed stateless
+// validation. Signer is the verified signer's public key once
+// VerifySignature succeeded.
+type DecodedTx struct {
+	Raw    []byte
+	Hash   []byte
+	Tx     *tabellav1.Tx
+	Body   *tabellav1.TxBody
+	Signer ed25519.PublicKey
+	// Credential is the decoded credential of a ballot, nil otherwise.
+	Credential *tabellav1.Credential
+}
+
+// unmarshalStrict decodes b into m and rejects unknown fields, so two
+// different byte strings cannot mean the same message to the ledger while
+// hashing differently.
+func unmarshalStrict(b []byte, m proto.Message) error {
+	if err := proto.Unmarshal(b, m); err != nil {
+		return err
+	}
+	if len(m.ProtoReflect().GetUnknown()) > 0 {
+		return errUnknownFields
+	}
+	return nil
+}
+
+var errUnknownFields = Errorf(CodeMalformedTx, "message has unknown fields")
+
+// DecodeTx parses a tx and runs every check that needs no state: sizes,
+// field formats, chain id and the signature. The result is safe to execute.
+func DecodeTx(chainID string, raw []byte) (*DecodedTx, error) {
+	if len(raw) == 0 {
+		return nil, Errorf(CodeMalformedTx, "empty tx")
+	}
+	if len(raw) > MaxTxBytes {
+		return nil, Errorf(CodeTxTooLarge, "tx is %d bytes, the limit is %d", len(raw), MaxTxBytes)
+	}
+	var tx tabellav1.Tx
+	if err := unmarshalStrict(raw, &tx); err != nil {
+		return nil, Errorf(CodeMalformedTx, "tx envelope does not decode: %v", err)
+	}
+	if len(tx.Signatures) == 0 {
+		return nil, Errorf(CodeBadSignature, "tx is not signed")
+	}
+	if len(tx.Signatures) > MaxSignatures {
+		return nil, Errorf(CodeBadSignature, "tx has %d signatures, exactly %d is allowed", len(tx.Signatures), MaxSignatures)
+	}
+	var body tabellav1.TxBody
+	if err := unmarshalStrict(tx.Body, &body); err != nil {
+		return nil, Errorf(CodeMalformedTx, "tx body does not decode: %v", err)
+	}
+	if body.ChainId != chainID {
+		return nil, Errorf(CodeWrongChainID, "tx is for chain %q, this is chain %q", body.ChainId, chainID)
+	}
+	if _, ok := body.Msg.(*tabellav1.TxBody_CastBallot); ok && len(raw) > MaxBallotTxBytes {
+		return nil, Errorf(CodeTxTooLarge, "ballot tx is %d bytes, the limit is %d", len(raw), MaxBallotTxBytes)
+	}
+	d := &DecodedTx{Raw: raw, Tx: &tx, Body: &body}
+	if err := validateBody(d); err != nil {
+		return nil, err
+	}
+	sig := tx.Signatures[0]
+	if len(sig.PublicKey) != ed25519.PublicKeySize {
+		return nil, Errorf(CodeBadSignature, "signer public key is %d bytes, want %d", len(sig.PublicKey), ed25519.PublicKeySize)
+	}
+	if len(sig.Signature) != ed25519.SignatureSize {
+		return nil, Errorf(CodeBadSignature, "signature is %d bytes, want %d", len(sig.Signature), ed25519.SignatureSize)
+	}
+	if !ed25519.Verify(sig.PublicKey, TxSignBytes(chainID, tx.Body), sig.Signature) {
+		return nil, Errorf(CodeBadSignature, "tx signature does not verify for chain %q", chainID)
+	}
+	d.Signer = ed25519.PublicKey(sig.PublicKey)
+	d.Hash = TxHash(raw)
+	return d, nil
+}
+
+// DecodeCredential parses a signed credential's body and checks its
+// signature against the issuer key.
+func DecodeCredential(sc *tabellav1.SignedCredential) (*tabellav1.Credential, error) {
+	if sc == nil {
+		return nil, Errorf(CodeBadCredential, "ballot carries no credential")
+	}
+	var c tabellav1.Credential
+	if err := unmarshalStrict(sc.Body, &c); err != nil {
+		return nil, Errorf(CodeBadCredential, "credential does not decode: %v", err)
+	}
+	if err := validateCredential(&c); err != nil {
+		return nil, err
+	}
+	if len(sc.Signature) != ed25519.SignatureSize {
+		return nil, Errorf(CodeBadCredential, "credential signature is %d bytes, want %d", len(sc.Signature), ed25519.SignatureSize)
+	}
+	return &c, nil
+}
+
+// VerifyCredentialSignature checks sc was signed by issuerKey for chainID.
+func VerifyCredentialSignature(chainID string, issuerKey []byte, sc *tabellav1.SignedCredential) bool {
+	if len(issuerKey) != ed25519.PublicKeySize {
+		return false
+	}
+	return ed25519.Verify(issuerKey, CredentialSignBytes(chainID, sc.Body), sc.Signature)
+}
+
+// marshal encodes state values deterministically. State values hash into
+// the app hash, so encoding must not depend on map order or the process.
+func marshal(m proto.Message) []byte {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		// Only messages with invalid UTF-8 fail; every string was
+		// validated on the way in, so this is a programming error.
+		panic("ledger: marshal state value: " + err.Error())
+	}
+	return b
+}

@@ -1,0 +1,113 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable rejection code. Codes are part of the protocol: they are
+// returned in CheckTx and FinalizeBlock results, carried in gRPC error
+// details and documented in docs/protocol.md. Never renumber them.
+type Code uint32
+
+// Codespace is reported beside every non-zero code.
+const Codespace = "tabella"
+
+const (
+	CodeOK                  Code = 0
+	CodeInternal            Code = 1
+	CodeMalformedTx         Code = 2
+	CodeTxTooLarge          Code = 3
+	CodeWrongChainID        Code = 4
+	CodeBadSignature        Code = 5
+	CodeUnauthorized        Code = 6
+	CodeInvalidField        Code = 7
+	CodeNotFound            Code = 8
+	CodeAlreadyExists       Code = 9
+	CodeNotOpen             Code = 10
+	CodeIneligible          Code = 11
+	CodeCredentialExpired   Code = 12
+	CodeUnknownIssuer       Code = 13
+	CodeIssuerRevoked       Code = 14
+	CodeBadCredential       Code = 15
+	CodeReplay              Code = 16
+	CodeRevotingDisabled    Code = 17
+	CodeSelectionCount      Code = 18
+	CodeUnknownOption       Code = 19
+	CodeProposalClosed      Code = 20
+	CodeAlreadyVoted        Code = 21
+	CodeIssuerNotAccepted   Code = 22
+	CodeOrganiserRevoked    Code = 23
+	CodeInitiativeNotActive Code = 24
+)
+
+var codeNames = map[Code]string{
+	CodeOK:                  "OK",
+	CodeInternal:            "INTERNAL",
+	CodeMalformedTx:         "MALFORMED_TX",
+	CodeTxTooLarge:          "TX_TOO_LARGE",
+	CodeWrongChainID:        "WRONG_CHAIN_ID",
+	CodeBadSignature:        "BAD_SIGNATURE",
+	CodeUnauthorized:        "UNAUTHORIZED",
+	CodeInvalidField:        "INVALID_FIELD",
+	CodeNotFound:            "NOT_FOUND",
+	CodeAlreadyExists:       "ALREADY_EXISTS",
+	CodeNotOpen:             "VOTING_NOT_OPEN",
+	CodeIneligible:          "INELIGIBLE",
+	CodeCredentialExpired:   "CREDENTIAL_EXPIRED",
+	CodeUnknownIssuer:       "UNKNOWN_ISSUER",
+	CodeIssuerRevoked:       "ISSUER_REVOKED",
+	CodeBadCredential:       "BAD_CREDENTIAL",
+	CodeReplay:              "REPLAYED_BALLOT",
+	CodeRevotingDisabled:    "REVOTING_DISABLED",
+	CodeSelectionCount:      "SELECTION_COUNT",
+	CodeUnknownOption:       "UNKNOWN_OPTION",
+	CodeProposalClosed:      "PROPOSAL_CLOSED",
+	CodeAlreadyVoted:        "ALREADY_VOTED",
+	CodeIssuerNotAccepted:   "ISSUER_NOT_ACCEPTED",
+	CodeOrganiserRevoked:    "ORGANISER_REVOKED",
+	CodeInitiativeNotActive: "INITIATIVE_NOT_ACTIVE",
+}
+
+// String returns the code's stable upper-case name, e.g. "BAD_SIGNATURE".
+func (c Code) String() string {
+	if n, ok := codeNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("CODE_%d", uint32(c))
+}
+
+// AllCodes lists every defined code in numeric order.
+func AllCodes() []Code {
+	out := make([]Code, 0, len(codeNames))
+	for c := Code(0); int(c) < len(codeNames); c++ {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Error is a rejection with a stable code and a message for people.
+type Error struct {
+	Code Code
+	Msg  string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Msg) }
+
+// Errorf builds a coded rejection.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the code of err: CodeOK for nil, the coded value for an
+// *Error anywhere in the chain, CodeInternal otherwise.
+func CodeOf(err error) Code {
+	if err == nil {
+		return CodeOK
+	}
+	var le *Error
+	if errors.As(err, &le) {
+		return le.Code
+	}
+	return CodeInternal
+}

@@ -1,0 +1,390 @@
+// Package ledger is Tabella's deterministic state machine: domain rules,
+// validation, tallying and the state layout over one IAVL tree. It knows
+// nothing of networking or CometBFT; the app package adapts it to ABCI.
+//
+// The life of a block is FinalizeBlock (execute, return the working app
+// hash) followed by Commit (persist the IAVL version equal to the height).
+// CheckTx validates mempool candidates against the last committed state plus
+// what the mempool already holds. Reads go through a View of a committed,
+// immutable version.
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corestore "cosmossdk.io/core/store"
+	"github.com/cosmos/iavl"
+	idb "github.com/cosmos/iavl/db"
+
+	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
+)
+
+// Options tune the ledger's storage.
+type Options struct {
+	// CacheSize is the IAVL node cache in nodes (default 200,000).
+	CacheSize int
+	Logger    *slog.Logger
+}
+
+// Block is what consensus decided: the ledger's view of a CometBFT block.
+type Block struct {
+	Height int64
+	Time   time.Time
+	Txs    [][]byte
+}
+
+// TxResult is the outcome of one tx. Code 0 means it was applied.
+type TxResult struct {
+	Code Code
+	Log  string
+	Hash []byte
+}
+
+// BlockResult is the outcome of FinalizeBlock.
+type BlockResult struct {
+	TxResults        []TxResult
+	AppHash          []byte
+	ValidatorUpdates []ValidatorUpdate
+}
+
+// Ledger owns the IAVL tree. FinalizeBlock, Commit, InitChain and CheckTx
+// must be called from one goroutine at a time (CometBFT's ABCI connection
+// does that); View may be called concurrently with all of them.
+type Ledger struct {
+	db   corestore.KVStoreWithBatch
+	tree *iavl.MutableTree
+	log  *slog.Logger
+
+	chainID  string
+	lastTime int64 // block time of the last committed block, unix seconds
+
+	// pending is the block finalized but not yet committed.
+	pending *Block
+
+	// check is CheckTx's overlay: committed state plus the effects of
+	// every tx the mempool accepted since the last commit.
+	check *overlay
+
+	// mu guards committed against Commit while readers use it.
+	mu        sync.RWMutex
+	committed *iavl.ImmutableTree
+}
+
+// Keys outside the IAVL tree, in the same database.
+var (
+	treePrefix      = []byte("iavl/")
+	keyCommitMarker = []byte("tabella/committed")
+)
+
+// Open loads the ledger from db, repairing a version left half-saved by a
+// crash: the ledger writes a commit marker only after SaveVersion returns,
+// so any version above the marker is discarded and will be replayed by
+// CometBFT from its block store.
+func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 200_000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	tree := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, false, iavl.NewNopLogger())
+	l := &Ledger{db: db, tree: tree, log: opts.Logger}
+
+	marker, err := l.readMarker()
+	if err != nil {
+		return nil, err
+	}
+	latest, err := tree.GetLatestVersion()
+	if err != nil {
+		return nil, fmt.Errorf("read latest IAVL version: %w", err)
+	}
+	if latest > marker {
+		l.log.Warn("discarding state versions saved after the last completed commit", "committed", marker, "latest", latest)
+		if err := tree.DeleteVersionsFrom(marker + 1); err != nil {
+			return nil, fmt.Errorf("discard partial versions %d..%d: %w", marker+1, latest, err)
+		}
+	} else if latest < marker {
+		return nil, fmt.Errorf("state database is inconsistent: commit marker at %d but IAVL has only %d", marker, latest)
+	}
+	if marker > 0 {
+		if _, err := tree.LoadVersion(marker); err != nil {
+			return nil, fmt.Errorf("load state version %d: %w", marker, err)
+		}
+	} else if _, err := tree.Load(); err != nil {
+		return nil, fmt.Errorf("load empty state: %w", err)
+	}
+	if err := l.refreshCommitted(); err != nil {
+		return nil, err
+	}
+	if marker > 0 {
+		v := l.committed
+		cid, err := v.Get(keyChainID)
+		if err != nil {
+			return nil, fmt.Errorf("read chain id: %w", err)
+		}
+		l.chainID = string(cid)
+		lb, err := v.Get(keyLastBlock)
+		if err != nil {
+			return nil, fmt.Errorf("read last block: %w", err)
+		}
+		if len(lb) == 16 {
+			l.lastTime = int64(binary.BigEndian.Uint64(lb[8:]))
+		}
+	}
+	return l, nil
+}
+
+func (l *Ledger) readMarker() (int64, error) {
+	b, err := l.db.Get(keyCommitMarker)
+	if err != nil {
+		return 0, fmt.Errorf("read commit marker: %w", err)
+	}
+	if b == nil {
+		return 0, nil
+	}
+	if len(b) != 8 {
+		return 0, fmt.Errorf("commit marker has %d bytes, want 8", len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+func (l *Ledger) writeMarker(v int64) error {
+	batch := l.db.NewBatch()
+	defer batch.Close()
+	if err := batch.Set(keyCommitMarker, be64(uint64(v))); err != nil {
+		return err
+	}
+	return batch.WriteSync()
+}
+
+// refreshCommitted points readers and CheckTx at the latest saved version.
+func (l *Ledger) refreshCommitted() error {
+	v := l.tree.Version()
+	var t *iavl.ImmutableTree
+	if v == 0 {
+		t = l.tree.ImmutableTree
+	} else {
+		var err error
+		if t, err = l.tree.GetImmutable(v); err != nil {
+			return fmt.Errorf("open committed version %d: %w", v, err)
+		}
+	}
+	l.mu.Lock()
+	l.committed = t
+	l.mu.Unlock()
+	l.check = newOverlay(t)
+	return nil
+}
+
+// Close releases the tree. The database is the caller's to close.
+func (l *Ledger) Close() error { return l.tree.Close() }
+
+// ChainID is the chain id set at InitChain ("" before).
+func (l *Ledger) ChainID() string { return l.chainID }
+
+// LastHeight is the last committed height (the IAVL version).
+func (l *Ledger) LastHeight() int64 { return l.tree.Version() }
+
+// LastAppHash is the root hash of the last committed version.
+func (l *Ledger) LastAppHash() []byte { return l.tree.Hash() }
+
+// LastBlockTime is the time of the last committed block.
+func (l *Ledger) LastBlockTime() time.Time { return time.Unix(l.lastTime, 0).UTC() }
+
+// InitChain writes the genesis consortium and returns the initial validator
+// set and the app hash the first block must carry.
+func (l *Ledger) InitChain(chainID string, initialHeight int64, genesisTime time.Time, g *tabellav1.Genesis) ([]ValidatorUpdate, []byte, error) {
+	if l.tree.Version() != 0 {
+		return nil, nil, fmt.Errorf("InitChain on a ledger already at height %d", l.tree.Version())
+	}
+	if !ValidChainID(chainID) {
+		return nil, nil, fmt.Errorf("invalid chain id %q: 1-%d characters of A-Z, a-z, 0-9, '.', '_', '-'", chainID, MaxChainIDLen)
+	}
+	if err := ValidateGenesis(g); err != nil {
+		return nil, nil, fmt.Errorf("invalid genesis: %w", err)
+	}
+	if initialHeight > 1 {
+		l.tree.SetInitialVersion(uint64(initialHeight))
+	}
+	kv := newOverlay(l.tree)
+	vals := writeGenesis(kv, chainID, g)
+	if err := l.flush(kv); err != nil {
+		return nil, nil, err
+	}
+	l.chainID = chainID
+	l.lastTime = genesisTime.Unix()
+	return vals, l.tree.WorkingHash(), nil
+}
+
+// FinalizeBlock executes a decided block: scheduled transitions first, then
+// every tx in order. It returns the app hash of the resulting working state;
+// nothing is persisted until Commit. An error means the node cannot
+// continue (storage failure or a broken invariant), never a bad tx.
+func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
+	if l.chainID == "" {
+		return nil, errors.New("FinalizeBlock before InitChain")
+	}
+	if l.pending != nil {
+		// A block was finalized but not committed (consensus moved on
+		// after a crash-free retry); start again from the last commit.
+		l.tree.Rollback()
+		l.pending = nil
+	}
+	if want := l.tree.WorkingVersion(); b.Height != want {
+		return nil, fmt.Errorf("FinalizeBlock at height %d, the ledger expects %d", b.Height, want)
+	}
+	ctx := &execCtx{kv: newOverlay(l.tree), chainID: l.chainID, height: b.Height, time: b.Time.Unix()}
+	if err := l.runQueue(ctx); err != nil {
+		return nil, fmt.Errorf("scheduled transitions at height %d: %w", b.Height, err)
+	}
+	res := &BlockResult{TxResults: make([]TxResult, len(b.Txs))}
+	for i, raw := range b.Txs {
+		r, err := l.deliverTx(ctx, raw)
+		if err != nil {
+			return nil, fmt.Errorf("tx %d at height %d: %w", i, b.Height, err)
+		}
+		res.TxResults[i] = r
+	}
+	ctx.kv.Set(keyLastBlock, concat(be64(uint64(b.Height)), be64(uint64(ctx.time))))
+	if err := l.flush(ctx.kv); err != nil {
+		return nil, err
+	}
+	res.AppHash = l.tree.WorkingHash()
+	res.ValidatorUpdates = ctx.valUpdates
+	blk := b
+	l.pending = &blk
+	return res, nil
+}
+
+// deliverTx runs one tx in its own overlay; only success reaches the block.
+func (l *Ledger) deliverTx(ctx *execCtx, raw []byte) (TxResult, error) {
+	d, err := DecodeTx(l.chainID, raw)
+	if err != nil {
+		return rejection(raw, err), nil
+	}
+	cc := ctx.child()
+	if err := cc.deliver(d); err != nil {
+		if CodeOf(err) == CodeInternal {
+			return TxResult{}, err
+		}
+		return rejection(raw, err), nil
+	}
+	ctx.commitChild(cc)
+	return TxResult{Code: CodeOK, Hash: d.Hash}, nil
+}
+
+func rejection(raw []byte, err error) TxResult {
+	var le *Error
+	if errors.As(err, &le) {
+		return TxResult{Code: le.Code, Log: le.Msg, Hash: TxHash(raw)}
+	}
+	return TxResult{Code: CodeInternal, Log: err.Error(), Hash: TxHash(raw)}
+}
+
+// runQueue processes every scheduled event due at or before the block time.
+// A cursor remembers the last processed event, so the queue itself is never
+// deleted from and stays in history like everything else.
+func (l *Ledger) runQueue(ctx *execCtx) error {
+	start := []byte(prefixQueue)
+	cursor, err := l.tree.Get(keyQueueCursor)
+	if err != nil {
+		return err
+	}
+	if cursor != nil {
+		start = append(append([]byte(nil), cursor...), 0)
+	}
+	it, err := l.tree.Iterator(start, queueEnd(ctx.time), true)
+	if err != nil {
+		return err
+	}
+	var due [][]byte
+	for ; it.Valid(); it.Next() {
+		due = append(due, append([]byte(nil), it.Key()...))
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return err
+	}
+	it.Close()
+	for _, k := range due {
+		_, kind, id, ok := parseQueueKey(k)
+		if !ok {
+			return fmt.Errorf("malformed queue key %x", k)
+		}
+		switch kind {
+		case eventOpenVoting:
+			err = ctx.openVoting(id)
+		case eventCloseVoting:
+			err = ctx.closeVoting(id)
+		case eventGovDeadline:
+			err = ctx.expireProposal(id)
+		default:
+			err = fmt.Errorf("unknown queue event kind %d", kind)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(due) > 0 {
+		ctx.kv.Set(keyQueueCursor, due[len(due)-1])
+	}
+	return nil
+}
+
+// flush writes an overlay into the tree in sorted key order.
+func (l *Ledger) flush(kv *overlay) error {
+	for _, k := range kv.sortedKeys() {
+		if _, err := l.tree.Set([]byte(k), kv.writes[k]); err != nil {
+			return fmt.Errorf("write %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Commit persists the finalized block as IAVL version == height, then
+// writes the commit marker. It returns the committed height.
+func (l *Ledger) Commit() (int64, error) {
+	if l.pending == nil {
+		return 0, errors.New("Commit without a finalized block")
+	}
+	l.mu.Lock()
+	_, v, err := l.tree.SaveVersion()
+	l.mu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("save state version %d: %w", l.pending.Height, err)
+	}
+	if err := l.writeMarker(v); err != nil {
+		return 0, fmt.Errorf("write commit marker %d: %w", v, err)
+	}
+	l.lastTime = l.pending.Time.Unix()
+	l.pending = nil
+	if err := l.refreshCommitted(); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+// CheckTx decides whether a tx may enter the mempool: every stateless check
+// and every stateful check against the last committed state plus the txs
+// the mempool has already accepted (so a voter's second ballot with the same
+// sequence is refused before it reaches a block).
+func (l *Ledger) CheckTx(raw []byte) TxResult {
+	if l.chainID == "" {
+		return TxResult{Code: CodeInternal, Log: "node is not initialised yet", Hash: TxHash(raw)}
+	}
+	d, err := DecodeTx(l.chainID, raw)
+	if err != nil {
+		return rejection(raw, err)
+	}
+	ctx := &execCtx{kv: newOverlay(l.check), chainID: l.chainID, height: l.tree.Version() + 1, time: l.lastTime}
+	if err := ctx.deliver(d); err != nil {
+		return rejection(raw, err)
+	}
+	ctx.kv.mergeInto(l.check)
+	return TxResult{Code: CodeOK, Hash: d.Hash}
+}

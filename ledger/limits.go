@@ -1,0 +1,41 @@
+package ledger
+
+// Size limits. Every string, list and tx accepted by the ledger is capped so
+// that a single tx can neither exhaust a node's memory nor bloat the state.
+// The figures are part of the protocol and listed in docs/protocol.md.
+const (
+	// MaxTxBytes caps any serialized Tx envelope.
+	MaxTxBytes = 1 << 20
+	// MaxBallotTxBytes caps a Tx carrying a ballot.
+	MaxBallotTxBytes = 8 << 10
+	// MaxIDLen caps every identifier (party, organiser, issuer, initiative,
+	// proposal, option ids).
+	MaxIDLen = 64
+	// MaxChainIDLen caps the chain id (CometBFT's own limit is 50).
+	MaxChainIDLen = 50
+	MaxNameLen    = 200
+	MaxTitleLen   = 200
+	MaxSummaryLen = 4000
+	MaxURILen     = 512
+	MaxMemoLen    = 256
+	// MaxOptionDescriptionLen caps an option's description.
+	MaxOptionDescriptionLen = 2000
+	// MaxOptions caps the options (or candidates, or projects) of an
+	// initiative; selections are capped by it too.
+	MaxOptions = 10000
+	// MaxAttributes caps the attributes of a credential.
+	MaxAttributes       = 32
+	MaxAttributeNameLen = 64
+	MaxAttributeTextLen = 128
+	// MaxPredicates caps the eligibility predicates of an initiative, and
+	// MaxPredicateValues the values of one IN predicate.
+	MaxPredicates      = 16
+	MaxPredicateValues = 256
+	// MaxAcceptedIssuers caps the issuers an initiative accepts.
+	MaxAcceptedIssuers = 16
+	// MaxParties caps the consortium; MaxAdminKeys a party's admin keys.
+	MaxParties   = 64
+	MaxAdminKeys = 8
+	// MaxSignatures caps the signatures on one Tx (exactly one is used).
+	MaxSignatures = 1
+)

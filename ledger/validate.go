@@ -1,0 +1,334 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+
+	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
+)
+
+// ValidID reports whether s is a well-formed identifier: 1 to MaxIDLen
+// characters of [a-z0-9._-], starting with a letter or digit. Ids never
+// contain '/', which separates key segments in state.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '-' || c == '.' || c == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidChainID reports whether s can be a chain id: 1 to MaxChainIDLen
+// characters of [A-Za-z0-9._-].
+func ValidChainID(s string) bool {
+	if len(s) == 0 || len(s) > MaxChainIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func checkID(field, s string) error {
+	if !ValidID(s) {
+		return Errorf(CodeInvalidField, "%s %q is not a valid id (1-%d characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit)", field, s, MaxIDLen)
+	}
+	return nil
+}
+
+func checkText(field, s string, max int, required bool) error {
+	if required && s == "" {
+		return Errorf(CodeInvalidField, "%s is required", field)
+	}
+	if len(s) > max {
+		return Errorf(CodeInvalidField, "%s is %d bytes, the limit is %d", field, len(s), max)
+	}
+	return nil
+}
+
+func checkKey(field string, k []byte) error {
+	if len(k) != ed25519.PublicKeySize {
+		return Errorf(CodeInvalidField, "%s is %d bytes, an ed25519 public key is %d", field, len(k), ed25519.PublicKeySize)
+	}
+	return nil
+}
+
+// validateBody checks a decoded body without state.
+func validateBody(d *DecodedTx) error {
+	b := d.Body
+	if err := checkText("memo", b.Memo, MaxMemoLen, false); err != nil {
+		return err
+	}
+	switch m := b.Msg.(type) {
+	case *tabellav1.TxBody_CastBallot:
+		c, err := validateCastBallot(m.CastBallot)
+		if err != nil {
+			return err
+		}
+		d.Credential = c
+		return nil
+	case *tabellav1.TxBody_CreateInitiative:
+		if err := checkID("organiser_id", m.CreateInitiative.OrganiserId); err != nil {
+			return err
+		}
+		return ValidateInitiativeSpec(m.CreateInitiative.Spec)
+	case *tabellav1.TxBody_GovPropose:
+		return validateGovPropose(m.GovPropose)
+	case *tabellav1.TxBody_GovVote:
+		if err := checkID("party_id", m.GovVote.PartyId); err != nil {
+			return err
+		}
+		return checkID("proposal_id", m.GovVote.ProposalId)
+	case nil:
+		return Errorf(CodeMalformedTx, "tx body carries no message")
+	default:
+		return Errorf(CodeMalformedTx, "unknown message type %T", m)
+	}
+}
+
+func validateCastBallot(m *tabellav1.CastBallot) (*tabellav1.Credential, error) {
+	if err := checkID("initiative_id", m.InitiativeId); err != nil {
+		return nil, err
+	}
+	if m.Sequence == 0 {
+		return nil, Errorf(CodeInvalidField, "ballot sequence must start at 1")
+	}
+	if len(m.Selections) > MaxOptions {
+		return nil, Errorf(CodeSelectionCount, "ballot has %d selections, the limit is %d", len(m.Selections), MaxOptions)
+	}
+	for i := 1; i < len(m.Selections); i++ {
+		if m.Selections[i] <= m.Selections[i-1] {
+			return nil, Errorf(CodeInvalidField, "selections must be distinct option indexes in increasing order")
+		}
+	}
+	return DecodeCredential(m.Credential)
+}
+
+func validateCredential(c *tabellav1.Credential) error {
+	if err := checkID("credential issuer_id", c.IssuerId); err != nil {
+		return Errorf(CodeBadCredential, "%v", err.(*Error).Msg)
+	}
+	if len(c.VoterPublicKey) != ed25519.PublicKeySize {
+		return Errorf(CodeBadCredential, "credential voter key is %d bytes, want %d", len(c.VoterPublicKey), ed25519.PublicKeySize)
+	}
+	if c.ExpiresAt <= c.IssuedAt {
+		return Errorf(CodeBadCredential, "credential expires (%d) before it is issued (%d)", c.ExpiresAt, c.IssuedAt)
+	}
+	if len(c.Attributes) > MaxAttributes {
+		return Errorf(CodeBadCredential, "credential has %d attributes, the limit is %d", len(c.Attributes), MaxAttributes)
+	}
+	for i, a := range c.Attributes {
+		if a.Name == "" || len(a.Name) > MaxAttributeNameLen {
+			return Errorf(CodeBadCredential, "credential attribute %d has a name of %d bytes (1-%d allowed)", i, len(a.Name), MaxAttributeNameLen)
+		}
+		if i > 0 && a.Name <= c.Attributes[i-1].Name {
+			return Errorf(CodeBadCredential, "credential attributes must be sorted by name and unique (%q after %q)", a.Name, c.Attributes[i-1].Name)
+		}
+		if err := checkValue(a.Value); err != nil {
+			return Errorf(CodeBadCredential, "credential attribute %q: %s", a.Name, err.(*Error).Msg)
+		}
+	}
+	return nil
+}
+
+func checkValue(v *tabellav1.AttributeValue) error {
+	if v == nil {
+		return Errorf(CodeInvalidField, "value is missing")
+	}
+	switch x := v.Value.(type) {
+	case *tabellav1.AttributeValue_Text:
+		if len(x.Text) > MaxAttributeTextLen {
+			return Errorf(CodeInvalidField, "text value is %d bytes, the limit is %d", len(x.Text), MaxAttributeTextLen)
+		}
+	case *tabellav1.AttributeValue_Integer:
+	default:
+		return Errorf(CodeInvalidField, "value is neither text nor integer")
+	}
+	return nil
+}
+
+// ValidateInitiativeSpec checks an initiative spec without state.
+func ValidateInitiativeSpec(s *tabellav1.InitiativeSpec) error {
+	if s == nil {
+		return Errorf(CodeInvalidField, "initiative spec is missing")
+	}
+	if err := checkID("initiative id", s.Id); err != nil {
+		return err
+	}
+	if s.Kind != tabellav1.InitiativeKind_INITIATIVE_KIND_CONSULTATION {
+		return Errorf(CodeInvalidField, "initiative kind %s is not supported; use CONSULTATION", s.Kind)
+	}
+	if err := checkText("title", s.Title, MaxTitleLen, true); err != nil {
+		return err
+	}
+	if err := checkText("summary", s.Summary, MaxSummaryLen, false); err != nil {
+		return err
+	}
+	if err := checkText("document_uri", s.DocumentUri, MaxURILen, false); err != nil {
+		return err
+	}
+	if s.DocumentUri != "" && len(s.DocumentSha256) != sha256.Size {
+		return Errorf(CodeInvalidField, "document_sha256 must be the %d-byte SHA-256 of the document", sha256.Size)
+	}
+	if s.DocumentUri == "" && len(s.DocumentSha256) != 0 {
+		return Errorf(CodeInvalidField, "document_sha256 is set without a document_uri")
+	}
+	if len(s.Options) < 2 || len(s.Options) > MaxOptions {
+		return Errorf(CodeInvalidField, "an initiative needs 2 to %d options, this one has %d", MaxOptions, len(s.Options))
+	}
+	seen := make(map[string]struct{}, len(s.Options))
+	for _, o := range s.Options {
+		if err := checkID("option id", o.Id); err != nil {
+			return err
+		}
+		if _, dup := seen[o.Id]; dup {
+			return Errorf(CodeInvalidField, "option id %q appears twice", o.Id)
+		}
+		seen[o.Id] = struct{}{}
+		if err := checkText("option "+o.Id+" title", o.Title, MaxTitleLen, true); err != nil {
+			return err
+		}
+		if err := checkText("option "+o.Id+" description", o.Description, MaxOptionDescriptionLen, false); err != nil {
+			return err
+		}
+	}
+	r := s.Ballot
+	if r == nil {
+		return Errorf(CodeInvalidField, "ballot rules are missing")
+	}
+	if r.MinSelections < 1 || r.MinSelections > r.MaxSelections || int(r.MaxSelections) > len(s.Options) {
+		return Errorf(CodeInvalidField, "ballot rules need 1 <= min_selections (%d) <= max_selections (%d) <= options (%d)", r.MinSelections, r.MaxSelections, len(s.Options))
+	}
+	sc := s.Schedule
+	if sc == nil {
+		return Errorf(CodeInvalidField, "schedule is missing")
+	}
+	if sc.VotingOpensAt <= 0 || sc.VotingClosesAt <= sc.VotingOpensAt {
+		return Errorf(CodeInvalidField, "schedule needs 0 < voting_opens_at (%d) < voting_closes_at (%d)", sc.VotingOpensAt, sc.VotingClosesAt)
+	}
+	if err := validateEligibility(s.Eligibility); err != nil {
+		return err
+	}
+	return nil
+}
+
+func validateEligibility(e *tabellav1.Eligibility) error {
+	if e == nil || len(e.IssuerIds) == 0 {
+		return Errorf(CodeInvalidField, "eligibility must accept at least one credential issuer")
+	}
+	if len(e.IssuerIds) > MaxAcceptedIssuers {
+		return Errorf(CodeInvalidField, "eligibility accepts %d issuers, the limit is %d", len(e.IssuerIds), MaxAcceptedIssuers)
+	}
+	seen := make(map[string]struct{}, len(e.IssuerIds))
+	for _, id := range e.IssuerIds {
+		if err := checkID("eligibility issuer id", id); err != nil {
+			return err
+		}
+		if _, dup := seen[id]; dup {
+			return Errorf(CodeInvalidField, "eligibility lists issuer %q twice", id)
+		}
+		seen[id] = struct{}{}
+	}
+	if len(e.Predicates) > MaxPredicates {
+		return Errorf(CodeInvalidField, "eligibility has %d predicates, the limit is %d", len(e.Predicates), MaxPredicates)
+	}
+	for _, p := range e.Predicates {
+		if err := ValidatePredicate(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidatePredicate checks an eligibility predicate's shape.
+func ValidatePredicate(p *tabellav1.Predicate) error {
+	if p == nil {
+		return Errorf(CodeInvalidField, "predicate is missing")
+	}
+	if p.Attribute == "" || len(p.Attribute) > MaxAttributeNameLen {
+		return Errorf(CodeInvalidField, "predicate attribute name is %d bytes (1-%d allowed)", len(p.Attribute), MaxAttributeNameLen)
+	}
+	switch p.Op {
+	case tabellav1.Operator_OPERATOR_IN:
+		if len(p.Values) < 1 || len(p.Values) > MaxPredicateValues {
+			return Errorf(CodeInvalidField, "predicate on %q: 'in' takes 1 to %d values, got %d", p.Attribute, MaxPredicateValues, len(p.Values))
+		}
+	case tabellav1.Operator_OPERATOR_EQ, tabellav1.Operator_OPERATOR_NE:
+		if len(p.Values) != 1 {
+			return Errorf(CodeInvalidField, "predicate on %q: %s takes exactly one value", p.Attribute, p.Op)
+		}
+	case tabellav1.Operator_OPERATOR_LT, tabellav1.Operator_OPERATOR_LE, tabellav1.Operator_OPERATOR_GT, tabellav1.Operator_OPERATOR_GE:
+		if len(p.Values) != 1 {
+			return Errorf(CodeInvalidField, "predicate on %q: %s takes exactly one value", p.Attribute, p.Op)
+		}
+		if _, ok := p.Values[0].GetValue().(*tabellav1.AttributeValue_Integer); !ok {
+			return Errorf(CodeInvalidField, "predicate on %q: %s compares integers only", p.Attribute, p.Op)
+		}
+	default:
+		return Errorf(CodeInvalidField, "predicate on %q has unknown operator %d", p.Attribute, p.Op)
+	}
+	for _, v := range p.Values {
+		if err := checkValue(v); err != nil {
+			return Errorf(CodeInvalidField, "predicate on %q: %s", p.Attribute, err.(*Error).Msg)
+		}
+	}
+	return nil
+}
+
+func validateGovPropose(m *tabellav1.GovPropose) error {
+	if err := checkID("party_id", m.PartyId); err != nil {
+		return err
+	}
+	if err := checkID("proposal_id", m.ProposalId); err != nil {
+		return err
+	}
+	if m.Deadline <= 0 {
+		return Errorf(CodeInvalidField, "proposal deadline must be a unix time in seconds")
+	}
+	return ValidateGovAction(m.Action)
+}
+
+// ValidateGovAction checks a governance action without state.
+func ValidateGovAction(a *tabellav1.GovAction) error {
+	if a == nil {
+		return Errorf(CodeInvalidField, "governance action is missing")
+	}
+	switch x := a.Action.(type) {
+	case *tabellav1.GovAction_RegisterOrganiser:
+		r := x.RegisterOrganiser
+		if err := checkID("organiser id", r.Id); err != nil {
+			return err
+		}
+		if err := checkText("organiser name", r.Name, MaxNameLen, true); err != nil {
+			return err
+		}
+		return checkKey("organiser public key", r.PublicKey)
+	case *tabellav1.GovAction_RevokeOrganiser:
+		return checkID("organiser id", x.RevokeOrganiser.Id)
+	case *tabellav1.GovAction_RegisterIssuer:
+		r := x.RegisterIssuer
+		if err := checkID("issuer id", r.Id); err != nil {
+			return err
+		}
+		if err := checkText("issuer name", r.Name, MaxNameLen, true); err != nil {
+			return err
+		}
+		return checkKey("issuer public key", r.PublicKey)
+	case *tabellav1.GovAction_RevokeIssuer:
+		return checkID("issuer id", x.RevokeIssuer.Id)
+	default:
+		return Errorf(CodeInvalidField, "governance action is empty or unknown")
+	}
+}
