@@ -51,7 +51,8 @@ func ValidateGenesis(g *tabellav1.Genesis) error {
 			}
 		}
 		if p.Validator == nil {
-			return Errorf(CodeInvalidField, "party %q has no validator", p.Id)
+			// A party may run no validator (yet): it still governs.
+			continue
 		}
 		if err := checkKey("party "+p.Id+" validator key", p.Validator.PublicKey); err != nil {
 			return err
@@ -63,6 +64,9 @@ func ValidateGenesis(g *tabellav1.Genesis) error {
 			return Errorf(CodeInvalidField, "party %q shares its validator key with another party", p.Id)
 		}
 		valKeys[string(p.Validator.PublicKey)] = true
+	}
+	if len(valKeys) == 0 {
+		return Errorf(CodeInvalidField, "at least one party must run a validator")
 	}
 	if kinds[tabellav1.PartyKind_PARTY_KIND_GOVERNMENT] == 0 || kinds[tabellav1.PartyKind_PARTY_KIND_CIVIL_SOCIETY] == 0 {
 		return Errorf(CodeInvalidField, "the consortium needs at least one GOVERNMENT and one CIVIL_SOCIETY party")
@@ -98,6 +102,9 @@ func writeGenesis(kv *overlay, chainID string, g *tabellav1.Genesis) []Validator
 	for _, p := range g.Parties {
 		kv.Set(PartyKey(p.Id), marshal(p))
 		idx.PartyIds = append(idx.PartyIds, p.Id)
+		if p.Validator == nil {
+			continue
+		}
 		vals = append(vals, ValidatorUpdate{PubKey: ed25519.PublicKey(p.Validator.PublicKey), Power: p.Validator.Power})
 	}
 	kv.Set(keyPartyIndex, marshal(idx))

@@ -1,0 +1,172 @@
+// Package app adapts the ledger to CometBFT: the ABCI 2.0 application, the
+// in-process node wiring and the gRPC service.
+package app
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
+	"github.com/cometbft/cometbft/version"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/tabella/tabella/ledger"
+	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
+)
+
+// AppVersion is the application protocol version reported to CometBFT.
+const AppVersion uint64 = 1
+
+// Application is the ABCI application. CometBFT's local client serialises
+// every ABCI call, so the ledger is never driven from two goroutines.
+type Application struct {
+	abci.BaseApplication
+
+	ledger *ledger.Ledger
+	log    *slog.Logger
+	events *CommitEvents
+
+	// lastResults are the results of the block finalized but not yet
+	// committed; Commit publishes them.
+	mu          sync.Mutex
+	lastResults []TxOutcome
+}
+
+var _ abci.Application = (*Application)(nil)
+
+// NewApplication wraps a ledger.
+func NewApplication(l *ledger.Ledger, log *slog.Logger) *Application {
+	return &Application{ledger: l, log: log, events: NewCommitEvents()}
+}
+
+// Ledger returns the state machine (for in-process reads).
+func (a *Application) Ledger() *ledger.Ledger { return a.ledger }
+
+// Events returns the commit notifications.
+func (a *Application) Events() *CommitEvents { return a.events }
+
+// Info reports the last committed height and app hash, so CometBFT replays
+// exactly the blocks the ledger has not committed.
+func (a *Application) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
+	return &abci.ResponseInfo{
+		Data:             "tabella",
+		Version:          version.ABCIVersion,
+		AppVersion:       AppVersion,
+		LastBlockHeight:  a.ledger.LastHeight(),
+		LastBlockAppHash: a.ledger.LastAppHash(),
+	}, nil
+}
+
+// InitChain loads the consortium from genesis app_state (protojson of
+// tabella.v1.Genesis) and returns its validators.
+func (a *Application) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
+	var g tabellav1.Genesis
+	if err := protojson.Unmarshal(req.AppStateBytes, &g); err != nil {
+		return nil, fmt.Errorf("genesis app_state is not a tabella.v1.Genesis: %w", err)
+	}
+	vals, hash, err := a.ledger.InitChain(req.ChainId, req.InitialHeight, req.Time, &g)
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("chain initialised", "chain_id", req.ChainId, "parties", len(g.Parties), "app_hash", hex.EncodeToString(hash))
+	return &abci.ResponseInitChain{Validators: validatorUpdates(vals), AppHash: hash}, nil
+}
+
+func validatorUpdates(vals []ledger.ValidatorUpdate) []abci.ValidatorUpdate {
+	out := make([]abci.ValidatorUpdate, len(vals))
+	for i, v := range vals {
+		out[i] = abci.ValidatorUpdate{
+			PubKey: cmtcrypto.PublicKey{Sum: &cmtcrypto.PublicKey_Ed25519{Ed25519: v.PubKey}},
+			Power:  v.Power,
+		}
+	}
+	return out
+}
+
+// CheckTx runs the ledger's stateless and stateful checks.
+func (a *Application) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+	r := a.ledger.CheckTx(req.Tx)
+	resp := &abci.ResponseCheckTx{Code: uint32(r.Code), Log: r.Log}
+	if r.Code != ledger.CodeOK {
+		resp.Codespace = ledger.Codespace
+	}
+	return resp, nil
+}
+
+// FinalizeBlock executes the block in the ledger.
+func (a *Application) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+	res, err := a.ledger.FinalizeBlock(ledger.Block{Height: req.Height, Time: req.Time, Txs: req.Txs})
+	if err != nil {
+		return nil, err
+	}
+	resp := &abci.ResponseFinalizeBlock{
+		TxResults:        make([]*abci.ExecTxResult, len(res.TxResults)),
+		ValidatorUpdates: validatorUpdates(res.ValidatorUpdates),
+		AppHash:          res.AppHash,
+	}
+	outcomes := make([]TxOutcome, len(res.TxResults))
+	for i, r := range res.TxResults {
+		resp.TxResults[i] = &abci.ExecTxResult{Code: uint32(r.Code), Log: r.Log}
+		if r.Code != ledger.CodeOK {
+			resp.TxResults[i].Codespace = ledger.Codespace
+		}
+		outcomes[i] = TxOutcome{Hash: r.Hash, Height: req.Height, Code: r.Code, Log: r.Log}
+	}
+	a.mu.Lock()
+	a.lastResults = outcomes
+	a.mu.Unlock()
+	return resp, nil
+}
+
+// Commit persists the block and tells waiters their txs are committed.
+// RetainHeight stays 0: auditors and light clients need every block.
+func (a *Application) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	h, err := a.ledger.Commit()
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	outcomes := a.lastResults
+	a.lastResults = nil
+	a.mu.Unlock()
+	a.events.publish(h, outcomes)
+	return &abci.ResponseCommit{}, nil
+}
+
+// Query serves raw state with ICS23 proofs. Path "/store" reads the key in
+// Data at Height (0 = latest); with Prove set, ProofOps carries one
+// "ics23:iavl" op whose Data is a serialized ics23.CommitmentProof against
+// the app hash in header Height+1.
+func (a *Application) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+	if req.Path != "/store" {
+		return &abci.ResponseQuery{Code: uint32(ledger.CodeNotFound), Codespace: ledger.Codespace, Log: fmt.Sprintf("unknown query path %q; use /store", req.Path)}, nil
+	}
+	v, err := a.ledger.View(req.Height)
+	if err != nil {
+		return &abci.ResponseQuery{Code: uint32(ledger.CodeNotFound), Codespace: ledger.Codespace, Log: err.Error()}, nil
+	}
+	resp := &abci.ResponseQuery{Key: req.Data, Height: v.Height}
+	if !req.Prove {
+		val, err := v.Get(req.Data)
+		if err != nil {
+			return nil, err
+		}
+		resp.Value = val
+		return resp, nil
+	}
+	val, proof, err := v.Prove(req.Data)
+	if err != nil {
+		return nil, err
+	}
+	op, err := ProofOp(req.Data, proof)
+	if err != nil {
+		return nil, err
+	}
+	resp.Value = val
+	resp.ProofOps = op
+	return resp, nil
+}

@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	cmtcfg "github.com/cometbft/cometbft/config"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/spf13/viper"
+)
+
+// Config is Tabella's own node settings, in <home>/config/tabella.toml
+// beside CometBFT's config.toml.
+type Config struct {
+	// GRPCAddress is where the tabella.v1 gRPC API listens.
+	GRPCAddress string `toml:"grpc_address"`
+	// LogLevel is debug, info, warn or error; LogFormat text or json.
+	LogLevel  string `toml:"log_level"`
+	LogFormat string `toml:"log_format"`
+	// CometBFTLogLevel filters CometBFT's own (chatty) logs.
+	CometBFTLogLevel string `toml:"cometbft_log_level"`
+	// IAVLCacheSize is the IAVL node cache, in nodes.
+	IAVLCacheSize int `toml:"iavl_cache_size"`
+}
+
+// DefaultConfig returns the settings a new home starts with.
+func DefaultConfig() Config {
+	return Config{
+		GRPCAddress:      "127.0.0.1:9090",
+		LogLevel:         "info",
+		LogFormat:        "text",
+		CometBFTLogLevel: "error",
+		IAVLCacheSize:    200_000,
+	}
+}
+
+// ConfigPaths of a node home.
+func tabellaConfigPath(home string) string { return filepath.Join(home, "config", "tabella.toml") }
+func cometConfigPath(home string) string   { return filepath.Join(home, "config", "config.toml") }
+
+// LedgerDBDir is where the ledger's IAVL database lives.
+func LedgerDBDir(home string) string { return filepath.Join(home, "data") }
+
+// WriteConfig writes tabella.toml.
+func WriteConfig(home string, c Config) error {
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(tabellaConfigPath(home), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintln(f, "# Tabella node settings. CometBFT's own settings are in config.toml.")
+	return toml.NewEncoder(f).Encode(c)
+}
+
+// LoadConfig reads tabella.toml, filling unset fields with defaults.
+func LoadConfig(home string) (Config, error) {
+	c := DefaultConfig()
+	_, err := toml.DecodeFile(tabellaConfigPath(home), &c)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("read %s: %w", tabellaConfigPath(home), err)
+	}
+	return c, nil
+}
+
+// LoadCometConfig reads CometBFT's config.toml under home.
+func LoadCometConfig(home string) (*cmtcfg.Config, error) {
+	conf := cmtcfg.DefaultConfig()
+	v := viper.New()
+	v.SetConfigFile(cometConfigPath(home))
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("read %s: %w (run `tabellad init` first)", cometConfigPath(home), err)
+	}
+	if err := v.Unmarshal(conf); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", cometConfigPath(home), err)
+	}
+	conf.SetRoot(home)
+	if err := conf.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("invalid %s: %w", cometConfigPath(home), err)
+	}
+	return conf, nil
+}
+
+// ParseLevel maps a level name to slog.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(strings.ToUpper(s)))
+	return l, err
+}
+
+// NewLogger builds the process logger.
+func NewLogger(level, format string) (*slog.Logger, error) {
+	l, err := ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", format)
+}
+
+// cometLogger adapts slog to CometBFT's logger, below a minimum level.
+type cometLogger struct {
+	l   *slog.Logger
+	min slog.Level
+}
+
+func newCometLogger(l *slog.Logger, min slog.Level) cmtlog.Logger {
+	return cometLogger{l: l.With("module", "cometbft"), min: min}
+}
+
+func (c cometLogger) log(level slog.Level, msg string, kv []any) {
+	if level >= c.min {
+		c.l.Log(context.Background(), level, msg, kv...)
+	}
+}
+
+func (c cometLogger) Debug(msg string, kv ...any) { c.log(slog.LevelDebug, msg, kv) }
+func (c cometLogger) Info(msg string, kv ...any)  { c.log(slog.LevelInfo, msg, kv) }
+func (c cometLogger) Warn(msg string, kv ...any)  { c.log(slog.LevelWarn, msg, kv) }
+func (c cometLogger) Error(msg string, kv ...any) { c.log(slog.LevelError, msg, kv) }
+func (c cometLogger) With(kv ...any) cmtlog.Logger {
+	return cometLogger{l: c.l.With(kv...), min: c.min}
+}

@@ -1,0 +1,276 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tabella/tabella/ledger"
+	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
+)
+
+// ErrorDomain is the ErrorInfo domain of ledger rejections.
+const ErrorDomain = "tabella.v1"
+
+// Mempool submits a tx to CometBFT's mempool and returns CheckTx's verdict.
+type Mempool interface {
+	Submit(ctx context.Context, tx []byte) (ledger.Code, string, error)
+}
+
+// ErrTxInMempool is returned by a Mempool for a tx it already holds.
+var ErrTxInMempool = errors.New("tx is already in the mempool")
+
+// Service implements tabella.v1.TabellaService over the in-process ledger.
+type Service struct {
+	tabellav1.UnimplementedTabellaServiceServer
+
+	ledger  *ledger.Ledger
+	events  *CommitEvents
+	mempool Mempool
+	// WaitTimeout bounds wait_for_commit when the caller set no deadline.
+	WaitTimeout time.Duration
+	// RPCAddress is reported by GetChainInfo.
+	RPCAddress  string
+	NodeVersion string
+}
+
+// NewService returns the gRPC service.
+func NewService(l *ledger.Ledger, events *CommitEvents, mp Mempool) *Service {
+	return &Service{ledger: l, events: events, mempool: mp, WaitTimeout: time.Minute}
+}
+
+// StatusFromCode turns a ledger rejection into a gRPC status whose details
+// carry an ErrorInfo: reason is the code's name, metadata["code"] its number.
+func StatusFromCode(code ledger.Code, msg string, meta map[string]string) error {
+	st := status.New(grpcCode(code), msg)
+	md := map[string]string{"code": strconv.FormatUint(uint64(code), 10)}
+	for k, v := range meta {
+		md[k] = v
+	}
+	if withDetails, err := st.WithDetails(&errdetails.ErrorInfo{Reason: code.String(), Domain: ErrorDomain, Metadata: md}); err == nil {
+		st = withDetails
+	}
+	return st.Err()
+}
+
+// LedgerCode extracts the ledger code from a gRPC error produced by
+// StatusFromCode; ok is false for other errors.
+
+func grpcCode(c ledger.Code) codes.Code {
+	switch c {
+	case ledger.CodeOK:
+		return codes.OK
+	case ledger.CodeMalformedTx, ledger.CodeTxTooLarge, ledger.CodeWrongChainID, ledger.CodeInvalidField,
+		ledger.CodeSelectionCount, ledger.CodeUnknownOption:
+		return codes.InvalidArgument
+	case ledger.CodeBadSignature:
+		return codes.Unauthenticated
+	case ledger.CodeUnauthorized, ledger.CodeIneligible, ledger.CodeCredentialExpired, ledger.CodeUnknownIssuer,
+		ledger.CodeIssuerRevoked, ledger.CodeBadCredential, ledger.CodeIssuerNotAccepted, ledger.CodeOrganiserRevoked:
+		return codes.PermissionDenied
+	case ledger.CodeNotFound:
+		return codes.NotFound
+	case ledger.CodeAlreadyExists, ledger.CodeReplay, ledger.CodeAlreadyVoted:
+		return codes.AlreadyExists
+	case ledger.CodeNotOpen, ledger.CodeRevotingDisabled, ledger.CodeProposalClosed, ledger.CodeInitiativeNotActive:
+		return codes.FailedPrecondition
+	default:
+		return codes.Internal
+	}
+}
+
+// BroadcastTx submits a tx and optionally waits for its block.
+func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxRequest) (*tabellav1.BroadcastTxResponse, error) {
+	if len(req.Tx) == 0 {
+		return nil, StatusFromCode(ledger.CodeMalformedTx, "tx is empty", nil)
+	}
+	if len(req.Tx) > ledger.MaxTxBytes {
+		return nil, StatusFromCode(ledger.CodeTxTooLarge, fmt.Sprintf("tx is %d bytes, the limit is %d", len(req.Tx), ledger.MaxTxBytes), nil)
+	}
+	hash := ledger.TxHash(req.Tx)
+	var (
+		committed <-chan TxOutcome
+		cancel    = func() {}
+	)
+	if req.WaitForCommit {
+		committed, cancel = s.events.WaitTx(hash)
+	}
+	defer cancel()
+
+	code, log, err := s.mempool.Submit(ctx, req.Tx)
+	switch {
+	case errors.Is(err, ErrTxInMempool):
+		if !req.WaitForCommit {
+			return nil, status.Error(codes.AlreadyExists, "this exact tx is already in the mempool")
+		}
+		// The same tx is already on its way: wait for it like the first
+		// submitter does.
+	case err != nil:
+		return nil, status.Errorf(codes.Unavailable, "submit to mempool: %v", err)
+	case code != ledger.CodeOK:
+		return nil, StatusFromCode(code, log, nil)
+	}
+	resp := &tabellav1.BroadcastTxResponse{TxHash: hash}
+	if !req.WaitForCommit {
+		return resp, nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, s.WaitTimeout)
+		defer stop()
+	}
+	select {
+	case o := <-committed:
+		if o.Code != ledger.CodeOK {
+			return nil, StatusFromCode(o.Code, o.Log, map[string]string{"height": strconv.FormatInt(o.Height, 10)})
+		}
+		resp.Height = o.Height
+		return resp, nil
+	case <-ctx.Done():
+		return nil, status.Errorf(codes.DeadlineExceeded, "tx %X is in the mempool but was not committed before the deadline", hash)
+	}
+}
+
+func (s *Service) view(height int64) (*ledger.View, error) {
+	v, err := s.ledger.View(height)
+	if errors.Is(err, ledger.ErrNoSuchHeight) {
+		return nil, status.Error(codes.OutOfRange, err.Error())
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "open state: %v", err)
+	}
+	return v, nil
+}
+
+func internal(err error) error { return status.Errorf(codes.Internal, "read state: %v", err) }
+
+// GetInitiative returns one initiative.
+func (s *Service) GetInitiative(_ context.Context, req *tabellav1.GetInitiativeRequest) (*tabellav1.GetInitiativeResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	in, err := v.Initiative(req.Id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if in == nil {
+		return nil, StatusFromCode(ledger.CodeNotFound, fmt.Sprintf("initiative %q does not exist at height %d", req.Id, v.Height), nil)
+	}
+	return &tabellav1.GetInitiativeResponse{Initiative: in, Height: v.Height}, nil
+}
+
+// ListInitiatives pages through initiatives in id order.
+func (s *Service) ListInitiatives(_ context.Context, req *tabellav1.ListInitiativesRequest) (*tabellav1.ListInitiativesResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	size := int(req.PageSize)
+	switch {
+	case size == 0:
+		size = 50
+	case size > 500:
+		size = 500
+	}
+	list, next, err := v.Initiatives(req.Status, req.PageToken, size)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &tabellav1.ListInitiativesResponse{Initiatives: list, NextPageToken: next, Height: v.Height}, nil
+}
+
+// GetTally returns the running tally and, once closed, the result.
+func (s *Service) GetTally(_ context.Context, req *tabellav1.GetTallyRequest) (*tabellav1.GetTallyResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	in, err := v.Initiative(req.InitiativeId)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if in == nil {
+		return nil, StatusFromCode(ledger.CodeNotFound, fmt.Sprintf("initiative %q does not exist at height %d", req.InitiativeId, v.Height), nil)
+	}
+	t, err := v.Tally(req.InitiativeId)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &tabellav1.GetTallyResponse{Tally: t, Status: in.Status, Result: in.Result, Height: v.Height}, nil
+}
+
+// GetBallot returns a voter's live ballot.
+func (s *Service) GetBallot(_ context.Context, req *tabellav1.GetBallotRequest) (*tabellav1.GetBallotResponse, error) {
+	if len(req.Voter) != ed25519.PublicKeySize {
+		return nil, StatusFromCode(ledger.CodeInvalidField, fmt.Sprintf("voter must be a %d-byte ed25519 public key", ed25519.PublicKeySize), nil)
+	}
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	b, err := v.Ballot(req.InitiativeId, req.Voter)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if b == nil {
+		return nil, StatusFromCode(ledger.CodeNotFound, fmt.Sprintf("no ballot from this voter in initiative %q at height %d", req.InitiativeId, v.Height), nil)
+	}
+	return &tabellav1.GetBallotResponse{Ballot: b, Height: v.Height}, nil
+}
+
+// ListParties returns the consortium, organisers and issuers.
+func (s *Service) ListParties(_ context.Context, req *tabellav1.ListPartiesRequest) (*tabellav1.ListPartiesResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	c, err := v.Consortium()
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &tabellav1.ListPartiesResponse{Parties: c.Parties, Organisers: c.Organisers, Issuers: c.Issuers, Height: v.Height}, nil
+}
+
+// GetGovProposal returns a governance proposal with its votes.
+func (s *Service) GetGovProposal(_ context.Context, req *tabellav1.GetGovProposalRequest) (*tabellav1.GetGovProposalResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	p, err := v.GovProposal(req.Id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if p == nil {
+		return nil, StatusFromCode(ledger.CodeNotFound, fmt.Sprintf("governance proposal %q does not exist at height %d", req.Id, v.Height), nil)
+	}
+	return &tabellav1.GetGovProposalResponse{Proposal: p, Height: v.Height}, nil
+}
+
+// GetChainInfo reports the chain id and the latest committed state.
+func (s *Service) GetChainInfo(context.Context, *tabellav1.GetChainInfoRequest) (*tabellav1.GetChainInfoResponse, error) {
+	v, err := s.view(0)
+	if err != nil {
+		return nil, err
+	}
+	bt, err := v.BlockTime()
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &tabellav1.GetChainInfoResponse{
+		ChainId:     s.ledger.ChainID(),
+		Height:      v.Height,
+		AppHash:     v.AppHash(),
+		BlockTime:   bt,
+		NodeVersion: s.NodeVersion,
+		RpcAddress:  s.RPCAddress,
+	}, nil
+}
