@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -15,6 +16,7 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
+	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
 	cmttypes "github.com/cometbft/cometbft/types"
 	idb "github.com/cosmos/iavl/db"
 	"google.golang.org/grpc"
@@ -183,6 +185,17 @@ func (n *Node) Stop() error {
 // cometMempool submits txs straight to the node's mempool, honouring the
 // caller's context (CometBFT's local RPC client does not).
 type cometMempool struct{ n *nm.Node }
+
+func (m cometMempool) Committed(ctx context.Context, hash []byte) (TxOutcome, bool, error) {
+	res, err := rpclocal.New(m.n).Tx(ctx, hash, false)
+	if err != nil {
+		if strings.Contains(err.Error(), "not found") {
+			return TxOutcome{}, false, nil
+		}
+		return TxOutcome{}, false, err
+	}
+	return TxOutcome{Hash: hash, Height: res.Height, Code: ledger.Code(res.TxResult.Code), Log: res.TxResult.Log}, true, nil
+}
 
 func (m cometMempool) Submit(ctx context.Context, tx []byte) (ledger.Code, string, error) {
 	resCh := make(chan *abci.ResponseCheckTx, 1)

@@ -22,6 +22,9 @@ const ErrorDomain = "tabella.v1"
 // Mempool submits a tx to CometBFT's mempool and returns CheckTx's verdict.
 type Mempool interface {
 	Submit(ctx context.Context, tx []byte) (ledger.Code, string, error)
+	// Committed looks a tx up in the committed chain; ok is false when it
+	// is not (yet) in a block.
+	Committed(ctx context.Context, hash []byte) (o TxOutcome, ok bool, err error)
 }
 
 // ErrTxInMempool is returned by a Mempool for a tx it already holds.
@@ -105,37 +108,63 @@ func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxReq
 	defer cancel()
 
 	code, log, err := s.mempool.Submit(ctx, req.Tx)
+	seen := errors.Is(err, ErrTxInMempool)
 	switch {
-	case errors.Is(err, ErrTxInMempool):
-		if !req.WaitForCommit {
-			return nil, status.Error(codes.AlreadyExists, "this exact tx is already in the mempool")
-		}
-		// The same tx is already on its way: wait for it like the first
-		// submitter does.
+	case seen:
+		// The node has seen these exact bytes: broadcasting is idempotent.
+		// The tx is either still pending or already in a block.
 	case err != nil:
 		return nil, status.Errorf(codes.Unavailable, "submit to mempool: %v", err)
 	case code != ledger.CodeOK:
 		return nil, StatusFromCode(code, log, nil)
 	}
 	resp := &tabellav1.BroadcastTxResponse{TxHash: hash}
-	if !req.WaitForCommit {
+	if !req.WaitForCommit && !seen {
 		return resp, nil
 	}
-	if _, ok := ctx.Deadline(); !ok {
+	if _, ok := ctx.Deadline(); !ok && req.WaitForCommit {
 		var stop context.CancelFunc
 		ctx, stop = context.WithTimeout(ctx, s.WaitTimeout)
 		defer stop()
 	}
-	select {
-	case o := <-committed:
-		if o.Code != ledger.CodeOK {
-			return nil, StatusFromCode(o.Code, o.Log, map[string]string{"height": strconv.FormatInt(o.Height, 10)})
-		}
-		resp.Height = o.Height
-		return resp, nil
-	case <-ctx.Done():
-		return nil, status.Errorf(codes.DeadlineExceeded, "tx %X is in the mempool but was not committed before the deadline", hash)
+	// A seen tx may have been committed before we registered: CometBFT's
+	// indexer knows it a moment after the commit, so look it up until our
+	// own notification or the indexer answers.
+	var poll <-chan time.Time
+	if seen {
+		ticker := time.NewTicker(200 * time.Millisecond)
+		defer ticker.Stop()
+		poll = ticker.C
 	}
+	for {
+		if seen {
+			o, ok, err := s.mempool.Committed(ctx, hash)
+			if err != nil {
+				return nil, status.Errorf(codes.Unavailable, "look up tx: %v", err)
+			}
+			if ok {
+				return s.outcome(resp, o)
+			}
+			if !req.WaitForCommit {
+				return resp, nil // still pending
+			}
+		}
+		select {
+		case o := <-committed:
+			return s.outcome(resp, o)
+		case <-poll:
+		case <-ctx.Done():
+			return nil, status.Errorf(codes.DeadlineExceeded, "tx %X is in the mempool but was not committed before the deadline", hash)
+		}
+	}
+}
+
+func (s *Service) outcome(resp *tabellav1.BroadcastTxResponse, o TxOutcome) (*tabellav1.BroadcastTxResponse, error) {
+	if o.Code != ledger.CodeOK {
+		return nil, StatusFromCode(o.Code, o.Log, map[string]string{"height": strconv.FormatInt(o.Height, 10)})
+	}
+	resp.Height = o.Height
+	return resp, nil
 }
 
 func (s *Service) view(height int64) (*ledger.View, error) {
