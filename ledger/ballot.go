@@ -64,7 +64,7 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 		return err
 	}
 	if hasPrev {
-		if bytes.Equal(prev.BallotHash, d.Hash) || m.Sequence <= prev.Sequence {
+		if bytes.Equal(prev.BallotHash, d.Hash) || m.Sequence < prev.Sequence {
 			return Errorf(CodeReplay, "a ballot with sequence %d is already recorded for this voter; a new ballot needs a higher sequence", prev.Sequence)
 		}
 		if !rules.RevotingAllowed {
@@ -84,7 +84,7 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 			}
 		}
 	} else {
-		tally.Turnout += 0
+		tally.Turnout++
 	}
 	for _, s := range m.Selections {
 		if err := c.addCount(m.InitiativeId, s, +1); err != nil {
