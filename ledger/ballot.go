@@ -64,7 +64,7 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 		return err
 	}
 	if hasPrev {
-		if bytes.Equal(prev.BallotHash, d.Hash) || m.Sequence < prev.Sequence {
+		if bytes.Equal(prev.BallotHash, d.Hash) || m.Sequence <= prev.Sequence {
 			return Errorf(CodeReplay, "a ballot with sequence %d is already recorded for this voter; a new ballot needs a higher sequence", prev.Sequence)
 		}
 		if !rules.RevotingAllowed {
