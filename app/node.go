@@ -110,7 +110,8 @@ func (n *Node) Start(ctx context.Context) error {
 		lis.Close()
 		return fmt.Errorf("start CometBFT: %w", err)
 	}
-	svc := NewService(n.ledger, n.app.Events(), cometMempool{n.cmt})
+	local := rpclocal.New(n.cmt)
+	svc := NewService(n.ledger, n.app.Events(), cometMempool{n: n.cmt, rpc: local}, cometChain{n: n.cmt, rpc: local})
 	svc.RPCAddress = n.comet.RPC.ListenAddress
 	svc.NodeVersion = Version
 	n.grpc = grpc.NewServer(
@@ -184,10 +185,13 @@ func (n *Node) Stop() error {
 
 // cometMempool submits txs straight to the node's mempool, honouring the
 // caller's context (CometBFT's local RPC client does not).
-type cometMempool struct{ n *nm.Node }
+type cometMempool struct {
+	n   *nm.Node
+	rpc *rpclocal.Local
+}
 
 func (m cometMempool) Committed(ctx context.Context, hash []byte) (TxOutcome, bool, error) {
-	res, err := rpclocal.New(m.n).Tx(ctx, hash, false)
+	res, err := m.rpc.Tx(ctx, hash, false)
 	if err != nil {
 		if strings.Contains(err.Error(), "not found") {
 			return TxOutcome{}, false, nil
@@ -220,4 +224,40 @@ func (m cometMempool) Submit(ctx context.Context, tx []byte) (ledger.Code, strin
 	case <-ctx.Done():
 		return 0, "", ctx.Err()
 	}
+}
+
+// cometChain reads headers, commits and validator sets through CometBFT's
+// RPC environment (in-process, no network).
+type cometChain struct {
+	n   *nm.Node
+	rpc *rpclocal.Local
+}
+
+func (c cometChain) Height() int64 { return c.n.BlockStore().Height() }
+
+func (c cometChain) SignedHeader(ctx context.Context, height int64) (*cmttypes.SignedHeader, *cmttypes.ValidatorSet, error) {
+	res, err := c.rpc.Commit(ctx, &height)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res == nil || res.SignedHeader.Header == nil {
+		return nil, nil, fmt.Errorf("no header at height %d", height)
+	}
+	var vals []*cmttypes.Validator
+	for page, perPage := 1, 100; ; page++ {
+		vr, err := c.rpc.Validators(ctx, &height, &page, &perPage)
+		if err != nil {
+			return nil, nil, err
+		}
+		vals = append(vals, vr.Validators...)
+		if len(vals) >= vr.Total || len(vr.Validators) == 0 {
+			break
+		}
+	}
+	set, err := cmttypes.ValidatorSetFromExistingValidators(vals)
+	if err != nil {
+		return nil, nil, err
+	}
+	sh := res.SignedHeader
+	return &sh, set, nil
 }

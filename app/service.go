@@ -37,6 +37,7 @@ type Service struct {
 	ledger  *ledger.Ledger
 	events  *CommitEvents
 	mempool Mempool
+	chain   Chain
 	// WaitTimeout bounds wait_for_commit when the caller set no deadline.
 	WaitTimeout time.Duration
 	// RPCAddress is reported by GetChainInfo.
@@ -44,9 +45,10 @@ type Service struct {
 	NodeVersion string
 }
 
-// NewService returns the gRPC service.
-func NewService(l *ledger.Ledger, events *CommitEvents, mp Mempool) *Service {
-	return &Service{ledger: l, events: events, mempool: mp, WaitTimeout: time.Minute}
+// NewService returns the gRPC service. chain may be nil, which disables
+// receipts.
+func NewService(l *ledger.Ledger, events *CommitEvents, mp Mempool, chain Chain) *Service {
+	return &Service{ledger: l, events: events, mempool: mp, chain: chain, WaitTimeout: time.Minute}
 }
 
 // StatusFromCode turns a ledger rejection into a gRPC status whose details
@@ -127,34 +129,50 @@ func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxReq
 		ctx, stop = context.WithTimeout(ctx, s.WaitTimeout)
 		defer stop()
 	}
-	// A seen tx may have been committed before we registered: CometBFT's
-	// indexer knows it a moment after the commit, so look it up until our
-	// own notification or the indexer answers.
-	var poll <-chan time.Time
-	if seen {
+	if seen && !req.WaitForCommit {
+		o, ok, err := s.mempool.Committed(ctx, hash)
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "look up tx: %v", err)
+		}
+		if !ok {
+			return resp, nil // still pending
+		}
+		return s.outcome(resp, o)
+	}
+	o, err := s.awaitCommit(ctx, hash, committed, seen)
+	if err != nil {
+		return nil, err
+	}
+	return s.outcome(resp, o)
+}
+
+// awaitCommit waits for a tx's block. A tx the node had already seen may
+// have been committed before the caller registered: CometBFT's indexer
+// knows it a moment after the commit, so with poll set the indexer is
+// asked until it or the commit notification answers.
+func (s *Service) awaitCommit(ctx context.Context, hash []byte, committed <-chan TxOutcome, poll bool) (TxOutcome, error) {
+	var tick <-chan time.Time
+	if poll {
 		ticker := time.NewTicker(200 * time.Millisecond)
 		defer ticker.Stop()
-		poll = ticker.C
+		tick = ticker.C
 	}
 	for {
-		if seen {
+		if poll {
 			o, ok, err := s.mempool.Committed(ctx, hash)
 			if err != nil {
-				return nil, status.Errorf(codes.Unavailable, "look up tx: %v", err)
+				return TxOutcome{}, status.Errorf(codes.Unavailable, "look up tx: %v", err)
 			}
 			if ok {
-				return s.outcome(resp, o)
-			}
-			if !req.WaitForCommit {
-				return resp, nil // still pending
+				return o, nil
 			}
 		}
 		select {
 		case o := <-committed:
-			return s.outcome(resp, o)
-		case <-poll:
+			return o, nil
+		case <-tick:
 		case <-ctx.Done():
-			return nil, status.Errorf(codes.DeadlineExceeded, "tx %X is in the mempool but was not committed before the deadline", hash)
+			return TxOutcome{}, status.Errorf(codes.DeadlineExceeded, "tx %X was not committed before the deadline", hash)
 		}
 	}
 }
@@ -290,10 +308,7 @@ func (s *Service) GetChainInfo(context.Context, *tabellav1.GetChainInfoRequest) 
 	if err != nil {
 		return nil, err
 	}
-	bt, err := v.BlockTime()
-	if err != nil {
-		return nil, internal(err)
-	}
+	bt := s.ledger.LastBlockTime().Unix()
 	return &tabellav1.GetChainInfoResponse{
 		ChainId:     s.ledger.ChainID(),
 		Height:      v.Height,

@@ -174,19 +174,32 @@ var predicateOps = []struct {
 	{">", tabellav1.Operator_OPERATOR_GT},
 }
 
-// ParsePredicate parses an eligibility rule such as `age >= 60`,
-// `municipality == "Aarhus"` or `profession in ["nurse", "doctor"]`.
-// Integers are bare; text is quoted (a bare word is text too).
+// ParsePredicate parses one eligibility rule: an attribute name, an
+// operator and a value, such as `age >= 60`, `municipality == "Aarhus"` or
+// `profession in ["nurse", "doctor"]`. Integers are bare; text is quoted
+// (a bare word of letters, digits, '_', '.' and '-' is text too). One
+// comparison per rule: a spec's rules must all hold.
 func ParsePredicate(s string) (*tabellav1.Predicate, error) {
 	s = strings.TrimSpace(s)
-	if i := strings.Index(s, " in "); i > 0 {
-		attr := strings.TrimSpace(s[:i])
-		list := strings.TrimSpace(s[i+4:])
+	n := 0
+	for n < len(s) && ledger.ValidAttributeName(s[:n+1]) {
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("rule %q: start with an attribute name (letters, digits, '_', '.', '-')", s)
+	}
+	attr, rest := s[:n], strings.TrimSpace(s[n:])
+	if strings.HasPrefix(rest, "in ") || strings.HasPrefix(rest, "in[") {
+		list := strings.TrimSpace(rest[2:])
 		if !strings.HasPrefix(list, "[") || !strings.HasSuffix(list, "]") {
 			return nil, fmt.Errorf("rule %q: 'in' takes a list such as [\"a\", \"b\"]", s)
 		}
 		p := &tabellav1.Predicate{Attribute: attr, Op: tabellav1.Operator_OPERATOR_IN}
-		for _, item := range splitList(list[1 : len(list)-1]) {
+		items, err := splitList(list[1 : len(list)-1])
+		if err != nil {
+			return nil, fmt.Errorf("rule %q: %w", s, err)
+		}
+		for _, item := range items {
 			v, err := parseValue(item)
 			if err != nil {
 				return nil, fmt.Errorf("rule %q: %w", s, err)
@@ -196,12 +209,12 @@ func ParsePredicate(s string) (*tabellav1.Predicate, error) {
 		return p, checkPredicate(s, p)
 	}
 	for _, o := range predicateOps {
-		if i := strings.Index(s, o.sym); i > 0 {
-			v, err := parseValue(strings.TrimSpace(s[i+len(o.sym):]))
+		if strings.HasPrefix(rest, o.sym) {
+			v, err := parseValue(strings.TrimSpace(rest[len(o.sym):]))
 			if err != nil {
 				return nil, fmt.Errorf("rule %q: %w", s, err)
 			}
-			p := &tabellav1.Predicate{Attribute: strings.TrimSpace(s[:i]), Op: o.op, Values: []*tabellav1.AttributeValue{v}}
+			p := &tabellav1.Predicate{Attribute: attr, Op: o.op, Values: []*tabellav1.AttributeValue{v}}
 			return p, checkPredicate(s, p)
 		}
 	}
@@ -219,15 +232,19 @@ func checkPredicate(s string, p *tabellav1.Predicate) error {
 	return nil
 }
 
-// splitList splits on commas outside quotes.
-func splitList(s string) []string {
+// splitList splits a list body on commas outside quotes.
+func splitList(s string) ([]string, error) {
 	var out []string
 	var cur strings.Builder
 	inQuote := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '"' && (i == 0 || s[i-1] != '\\'):
+		case c == '\\' && inQuote && i+1 < len(s):
+			cur.WriteByte(c)
+			i++
+			cur.WriteByte(s[i])
+		case c == '"':
 			inQuote = !inQuote
 			cur.WriteByte(c)
 		case c == ',' && !inQuote:
@@ -237,10 +254,23 @@ func splitList(s string) []string {
 			cur.WriteByte(c)
 		}
 	}
+	if inQuote {
+		return nil, errors.New("unterminated quote in list")
+	}
 	if t := strings.TrimSpace(cur.String()); t != "" || len(out) > 0 {
 		out = append(out, t)
 	}
-	return out
+	return out, nil
+}
+
+func bareWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func parseValue(s string) (*tabellav1.AttributeValue, error) {
@@ -250,26 +280,32 @@ func parseValue(s string) (*tabellav1.AttributeValue, error) {
 	if strings.HasPrefix(s, `"`) {
 		t, err := strconv.Unquote(s)
 		if err != nil {
-			return nil, fmt.Errorf("bad quoted text %s", s)
+			return nil, fmt.Errorf("bad quoted text %s (one value per rule; write several rules to combine conditions)", s)
 		}
 		return &tabellav1.AttributeValue{Value: &tabellav1.AttributeValue_Text{Text: t}}, nil
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return &tabellav1.AttributeValue{Value: &tabellav1.AttributeValue_Integer{Integer: n}}, nil
 	}
+	if !bareWord(s) {
+		return nil, fmt.Errorf("value %q: quote text, e.g. \"Aarhus\"; one comparison per rule (write several rules to combine conditions)", s)
+	}
 	return &tabellav1.AttributeValue{Value: &tabellav1.AttributeValue_Text{Text: s}}, nil
 }
 
-// ParseAttribute parses "name=value" for credential issuance: integers bare,
-// anything else text.
+// ParseAttribute parses "name=value" for credential issuance: an integer
+// is stored as an integer, anything else as text (quotes optional).
 func ParseAttribute(s string) (*tabellav1.Attribute, error) {
 	name, val, ok := strings.Cut(s, "=")
-	if !ok || name == "" {
+	name, val = strings.TrimSpace(name), strings.TrimSpace(val)
+	if !ok || !ledger.ValidAttributeName(name) {
 		return nil, fmt.Errorf("attribute %q: use name=value, e.g. age=67 or municipality=Aarhus", s)
 	}
-	v, err := parseValue(strings.TrimSpace(val))
-	if err != nil {
-		return nil, fmt.Errorf("attribute %q: %w", s, err)
+	if n, err := strconv.ParseInt(val, 10, 64); err == nil {
+		return &tabellav1.Attribute{Name: name, Value: &tabellav1.AttributeValue{Value: &tabellav1.AttributeValue_Integer{Integer: n}}}, nil
 	}
-	return &tabellav1.Attribute{Name: strings.TrimSpace(name), Value: v}, nil
+	if t, err := strconv.Unquote(val); err == nil && strings.HasPrefix(val, `"`) {
+		val = t
+	}
+	return &tabellav1.Attribute{Name: name, Value: &tabellav1.AttributeValue{Value: &tabellav1.AttributeValue_Text{Text: val}}}, nil
 }

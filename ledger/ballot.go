@@ -64,11 +64,14 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 		return err
 	}
 	if hasPrev {
-		if bytes.Equal(prev.BallotHash, d.Hash) || m.Sequence <= prev.Sequence {
-			return Errorf(CodeReplay, "a ballot with sequence %d is already recorded for this voter; a new ballot needs a higher sequence", prev.Sequence)
+		if bytes.Equal(prev.BallotHash, d.Hash) {
+			return Errorf(CodeReplay, "this exact ballot is already recorded (sequence %d)", prev.Sequence)
 		}
 		if !rules.RevotingAllowed {
 			return Errorf(CodeRevotingDisabled, "this voter has already voted and initiative %q does not allow revoting", m.InitiativeId)
+		}
+		if m.Sequence <= prev.Sequence {
+			return Errorf(CodeReplay, "a ballot with sequence %d is already recorded for this voter; a new ballot needs a higher sequence", prev.Sequence)
 		}
 	}
 

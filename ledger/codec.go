@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 
@@ -53,9 +54,10 @@ type DecodedTx struct {
 	Credential *tabellav1.Credential
 }
 
-// unmarshalStrict decodes b into m and rejects unknown fields, so two
-// different byte strings cannot mean the same message to the ledger while
-// hashing differently.
+// unmarshalStrict decodes b into m and rejects unknown top-level fields.
+// Signed bodies cannot be altered without breaking their signature; the
+// envelope, which is not signed, is additionally held to canonical
+// encoding by DecodeTx.
 func unmarshalStrict(b []byte, m proto.Message) error {
 	if err := proto.Unmarshal(b, m); err != nil {
 		return err
@@ -80,6 +82,12 @@ func DecodeTx(chainID string, raw []byte) (*DecodedTx, error) {
 	var tx tabellav1.Tx
 	if err := unmarshalStrict(raw, &tx); err != nil {
 		return nil, Errorf(CodeMalformedTx, "tx envelope does not decode: %v", err)
+	}
+	// The envelope must be in canonical encoding (fields in order, each
+	// once, nothing unknown): otherwise a relay could re-encode a voter's
+	// tx into different bytes, a different ballot hash, and front-run it.
+	if canon, err := proto.Marshal(&tx); err != nil || !bytes.Equal(canon, raw) {
+		return nil, Errorf(CodeMalformedTx, "tx envelope is not canonically encoded (fields in order, each once, no unknown fields)")
 	}
 	if len(tx.Signatures) == 0 {
 		return nil, Errorf(CodeBadSignature, "tx is not signed")

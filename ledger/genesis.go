@@ -25,6 +25,7 @@ func ValidateGenesis(g *tabellav1.Genesis) error {
 	kinds := map[tabellav1.PartyKind]int{}
 	ids := map[string]bool{}
 	valKeys := map[string]bool{}
+	adminKeys := map[string]string{}
 	for _, p := range g.Parties {
 		if err := checkID("party id", p.Id); err != nil {
 			return err
@@ -49,6 +50,12 @@ func ValidateGenesis(g *tabellav1.Genesis) error {
 			if err := checkKey("party "+p.Id+" admin key", k); err != nil {
 				return err
 			}
+			// One key acting for two parties would let one person vote
+			// twice in a dual-majority decision.
+			if other, dup := adminKeys[string(k)]; dup {
+				return Errorf(CodeInvalidField, "party %q shares an admin key with party %q", p.Id, other)
+			}
+			adminKeys[string(k)] = p.Id
 		}
 		if p.Validator == nil {
 			// A party may run no validator (yet): it still governs.

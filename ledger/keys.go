@@ -23,7 +23,6 @@ const (
 var (
 	keyChainID     = []byte(prefixMeta + "chain_id")
 	keyQueueCursor = []byte(prefixMeta + "queue_cursor")
-	keyLastBlock   = []byte(prefixMeta + "last_block")
 	keyPartyIndex  = []byte(prefixMeta + "parties")
 )
 

@@ -65,6 +65,10 @@ type Ledger struct {
 
 	// pending is the block finalized but not yet committed.
 	pending *Block
+	// genesis holds InitChain's writes until the first commit: they live
+	// in the tree's working state, and a rollback of an uncommitted first
+	// block must restore them.
+	genesis *overlay
 
 	// check is CheckTx's overlay: committed state plus the effects of
 	// every tx the mempool accepted since the last commit.
@@ -95,7 +99,7 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	tree := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, false, iavl.NewNopLogger())
 	l := &Ledger{db: db, tree: tree, log: opts.Logger}
 
-	marker, err := l.readMarker()
+	marker, markerTime, err := l.readMarker()
 	if err != nil {
 		return nil, err
 	}
@@ -128,35 +132,32 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 			return nil, fmt.Errorf("read chain id: %w", err)
 		}
 		l.chainID = string(cid)
-		lb, err := v.Get(keyLastBlock)
-		if err != nil {
-			return nil, fmt.Errorf("read last block: %w", err)
-		}
-		if len(lb) == 16 {
-			l.lastTime = int64(binary.BigEndian.Uint64(lb[8:]))
-		}
+		l.lastTime = markerTime
 	}
 	return l, nil
 }
 
-func (l *Ledger) readMarker() (int64, error) {
+// The commit marker is uint64be(height) || uint64be(block time, unix
+// seconds) of the last completed commit. It lives outside the tree: the
+// block time is not part of the app state.
+func (l *Ledger) readMarker() (height, blockTime int64, err error) {
 	b, err := l.db.Get(keyCommitMarker)
 	if err != nil {
-		return 0, fmt.Errorf("read commit marker: %w", err)
+		return 0, 0, fmt.Errorf("read commit marker: %w", err)
 	}
 	if b == nil {
-		return 0, nil
+		return 0, 0, nil
 	}
-	if len(b) != 8 {
-		return 0, fmt.Errorf("commit marker has %d bytes, want 8", len(b))
+	if len(b) != 16 {
+		return 0, 0, fmt.Errorf("commit marker has %d bytes, want 16", len(b))
 	}
-	return int64(binary.BigEndian.Uint64(b)), nil
+	return int64(binary.BigEndian.Uint64(b[:8])), int64(binary.BigEndian.Uint64(b[8:])), nil
 }
 
-func (l *Ledger) writeMarker(v int64) error {
+func (l *Ledger) writeMarker(v, blockTime int64) error {
 	batch := l.db.NewBatch()
 	defer batch.Close()
-	if err := batch.Set(keyCommitMarker, be64(uint64(v))); err != nil {
+	if err := batch.Set(keyCommitMarker, concat(be64(uint64(v)), be64(uint64(blockTime)))); err != nil {
 		return err
 	}
 	return batch.WriteSync()
@@ -187,14 +188,29 @@ func (l *Ledger) Close() error { return l.tree.Close() }
 // ChainID is the chain id set at InitChain ("" before).
 func (l *Ledger) ChainID() string { return l.chainID }
 
-// LastHeight is the last committed height (the IAVL version).
-func (l *Ledger) LastHeight() int64 { return l.tree.Version() }
+// LastHeight is the last committed height (the IAVL version). Safe for
+// concurrent use.
+func (l *Ledger) LastHeight() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.committed.Version()
+}
 
-// LastAppHash is the root hash of the last committed version.
-func (l *Ledger) LastAppHash() []byte { return l.tree.Hash() }
+// LastAppHash is the root hash of the last committed version. Safe for
+// concurrent use.
+func (l *Ledger) LastAppHash() []byte {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.committed.Hash()
+}
 
-// LastBlockTime is the time of the last committed block.
-func (l *Ledger) LastBlockTime() time.Time { return time.Unix(l.lastTime, 0).UTC() }
+// LastBlockTime is the time of the last committed block (genesis time
+// before the first). Safe for concurrent use.
+func (l *Ledger) LastBlockTime() time.Time {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return time.Unix(l.lastTime, 0).UTC()
+}
 
 // InitChain writes the genesis consortium and returns the initial validator
 // set and the app hash the first block must carry.
@@ -217,7 +233,10 @@ func (l *Ledger) InitChain(chainID string, initialHeight int64, genesisTime time
 		return nil, nil, err
 	}
 	l.chainID = chainID
+	l.mu.Lock()
 	l.lastTime = genesisTime.Unix()
+	l.mu.Unlock()
+	l.genesis = kv
 	return vals, l.tree.WorkingHash(), nil
 }
 
@@ -234,6 +253,11 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 		// after a crash-free retry); start again from the last commit.
 		l.tree.Rollback()
 		l.pending = nil
+		if l.genesis != nil {
+			if err := l.flush(l.genesis); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if want := l.tree.WorkingVersion(); b.Height != want {
 		return nil, fmt.Errorf("FinalizeBlock at height %d, the ledger expects %d", b.Height, want)
@@ -250,7 +274,9 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 		}
 		res.TxResults[i] = r
 	}
-	ctx.kv.Set(keyLastBlock, concat(be64(uint64(b.Height)), be64(uint64(ctx.time))))
+	// Nothing is written for a block without txs or due events, so an
+	// empty block keeps the app hash and CometBFT can pace empty blocks
+	// by create_empty_blocks_interval instead of every timeout_commit.
 	if err := l.flush(ctx.kv); err != nil {
 		return nil, err
 	}
@@ -358,11 +384,14 @@ func (l *Ledger) Commit() (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("save state version %d: %w", l.pending.Height, err)
 	}
-	if err := l.writeMarker(v); err != nil {
+	if err := l.writeMarker(v, l.pending.Time.Unix()); err != nil {
 		return 0, fmt.Errorf("write commit marker %d: %w", v, err)
 	}
+	l.mu.Lock()
 	l.lastTime = l.pending.Time.Unix()
+	l.mu.Unlock()
 	l.pending = nil
+	l.genesis = nil
 	if err := l.refreshCommitted(); err != nil {
 		return 0, err
 	}

@@ -48,6 +48,25 @@ func checkID(field, s string) error {
 	return nil
 }
 
+// ValidAttributeName reports whether s can name a credential attribute:
+// 1 to MaxAttributeNameLen characters of [A-Za-z0-9_.-], starting with a
+// letter or '_'.
+func ValidAttributeName(s string) bool {
+	if len(s) == 0 || len(s) > MaxAttributeNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case (c >= '0' && c <= '9' || c == '.' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func checkText(field, s string, max int, required bool) error {
 	if required && s == "" {
 		return Errorf(CodeInvalidField, "%s is required", field)
@@ -130,8 +149,8 @@ func validateCredential(c *tabellav1.Credential) error {
 		return Errorf(CodeBadCredential, "credential has %d attributes, the limit is %d", len(c.Attributes), MaxAttributes)
 	}
 	for i, a := range c.Attributes {
-		if a.Name == "" || len(a.Name) > MaxAttributeNameLen {
-			return Errorf(CodeBadCredential, "credential attribute %d has a name of %d bytes (1-%d allowed)", i, len(a.Name), MaxAttributeNameLen)
+		if !ValidAttributeName(a.Name) {
+			return Errorf(CodeBadCredential, "credential attribute %d has an invalid name %q (1-%d characters of A-Z, a-z, 0-9, '_', '.', '-', starting with a letter or '_')", i, a.Name, MaxAttributeNameLen)
 		}
 		if i > 0 && a.Name <= c.Attributes[i-1].Name {
 			return Errorf(CodeBadCredential, "credential attributes must be sorted by name and unique (%q after %q)", a.Name, c.Attributes[i-1].Name)
@@ -257,8 +276,8 @@ func ValidatePredicate(p *tabellav1.Predicate) error {
 	if p == nil {
 		return Errorf(CodeInvalidField, "predicate is missing")
 	}
-	if p.Attribute == "" || len(p.Attribute) > MaxAttributeNameLen {
-		return Errorf(CodeInvalidField, "predicate attribute name is %d bytes (1-%d allowed)", len(p.Attribute), MaxAttributeNameLen)
+	if !ValidAttributeName(p.Attribute) {
+		return Errorf(CodeInvalidField, "predicate attribute name %q is invalid (1-%d characters of A-Z, a-z, 0-9, '_', '.', '-', starting with a letter or '_')", p.Attribute, MaxAttributeNameLen)
 	}
 	switch p.Op {
 	case tabellav1.Operator_OPERATOR_IN:

@@ -27,6 +27,9 @@ func (l *Ledger) View(height int64) (*View, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	latest := l.committed
+	if latest.Version() == 0 {
+		return nil, fmt.Errorf("%w: nothing is committed yet", ErrNoSuchHeight)
+	}
 	if height == 0 || height == latest.Version() {
 		return &View{l: l, tree: latest, Height: latest.Version()}, nil
 	}
@@ -222,13 +225,4 @@ func (v *View) Consortium() (*tabellav1.Genesis, error) {
 		return nil, errors.Join(err, decodeErr)
 	}
 	return out, nil
-}
-
-// BlockTime returns the time of this version's block (unix seconds).
-func (v *View) BlockTime() (int64, error) {
-	b, err := v.Get(keyLastBlock)
-	if err != nil || len(b) != 16 {
-		return 0, err
-	}
-	return int64(be64Uint(b[8:])), nil
 }

@@ -70,6 +70,7 @@ func newRootCmd() *cobra.Command {
 		newGovCmd(c),
 		newPartiesCmd(c),
 		newInfoCmd(c),
+		newReceiptCmd(c),
 	)
 	return root
 }

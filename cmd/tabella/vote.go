@@ -243,7 +243,8 @@ func newVoteCmd(c *cli) *cobra.Command {
 		initiative, key, credPath string
 		options                   []string
 		sequence                  uint64
-		noWait                    bool
+		noWait, noReceipt         bool
+		receiptPath               string
 	)
 	cmd := &cobra.Command{
 		Use:   "vote",
@@ -298,10 +299,23 @@ func newVoteCmd(c *cli) *cobra.Command {
 			if err != nil {
 				return apiError(err)
 			}
+			if res.Height > 0 && !noReceipt {
+				if receiptPath == "" {
+					receiptPath = filepath.Join(c.home, "receipts", fmt.Sprintf("%s-%s-%d.json", initiative, k.Name, sequence))
+				}
+				if _, err := writeVoteReceipt(ctx, cl, initiative, k.Public(), res.TxHash, res.Height, receiptPath); err != nil {
+					return fmt.Errorf("the ballot is committed at height %d, but the receipt could not be written: %w (fetch one later with `tabella receipt get`)", res.Height, err)
+				}
+			} else {
+				receiptPath = ""
+			}
 			return c.print(cmd.OutOrStdout(), res, func(w io.Writer) {
 				fmt.Fprintf(w, "Ballot recorded for %s (sequence %d)\n  ballot hash: %s\n", initiative, sequence, strings.ToUpper(hex.EncodeToString(res.TxHash)))
 				if res.Height > 0 {
 					fmt.Fprintf(w, "  committed at height %d\n", res.Height)
+				}
+				if receiptPath != "" {
+					fmt.Fprintf(w, "  receipt:     %s\n  verify it:   tabella receipt verify %s\n", receiptPath, receiptPath)
 				}
 			})
 		},
@@ -312,7 +326,9 @@ func newVoteCmd(c *cli) *cobra.Command {
 	f.StringVar(&credPath, "credential", "", "credential file (default: <home>/credentials/<key>.json)")
 	f.StringArrayVar(&options, "option", nil, "option id or index (repeat for several)")
 	f.Uint64Var(&sequence, "sequence", 0, "ballot sequence (default: one more than your live ballot)")
-	f.BoolVar(&noWait, "no-wait", false, "return once the node accepted the ballot, before it is committed")
+	f.BoolVar(&noWait, "no-wait", false, "return once the node accepted the ballot, before it is committed (no receipt)")
+	f.BoolVar(&noReceipt, "no-receipt", false, "do not wait for and write a receipt")
+	f.StringVar(&receiptPath, "receipt", "", "receipt file (default: <home>/receipts/<initiative>-<key>-<sequence>.json)")
 	for _, r := range []string{"initiative", "key", "option"} {
 		_ = cmd.MarkFlagRequired(r)
 	}

@@ -21,6 +21,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type TxStage int32
+
+const (
+	TxStage_TX_STAGE_UNSPECIFIED TxStage = 0
+	// COMMITTED: in a block; state at height holds it.
+	TxStage_TX_STAGE_COMMITTED TxStage = 1
+	// PROVABLE: header height+1 is signed, so receipts verify.
+	TxStage_TX_STAGE_PROVABLE TxStage = 2
+	// REJECTED: the block included the tx but the ledger refused it.
+	TxStage_TX_STAGE_REJECTED TxStage = 3
+)
+
+// Enum value maps for TxStage.
+var (
+	TxStage_name = map[int32]string{
+		0: "TX_STAGE_UNSPECIFIED",
+		1: "TX_STAGE_COMMITTED",
+		2: "TX_STAGE_PROVABLE",
+		3: "TX_STAGE_REJECTED",
+	}
+	TxStage_value = map[string]int32{
+		"TX_STAGE_UNSPECIFIED": 0,
+		"TX_STAGE_COMMITTED":   1,
+		"TX_STAGE_PROVABLE":    2,
+		"TX_STAGE_REJECTED":    3,
+	}
+)
+
+func (x TxStage) Enum() *TxStage {
+	p := new(TxStage)
+	*p = x
+	return p
+}
+
+func (x TxStage) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TxStage) Descriptor() protoreflect.EnumDescriptor {
+	return file_tabella_v1_service_proto_enumTypes[0].Descriptor()
+}
+
+func (TxStage) Type() protoreflect.EnumType {
+	return &file_tabella_v1_service_proto_enumTypes[0]
+}
+
+func (x TxStage) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TxStage.Descriptor instead.
+func (TxStage) EnumDescriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{0}
+}
+
 type BroadcastTxRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// tx is a serialized Tx.
@@ -955,6 +1010,466 @@ func (x *GetChainInfoResponse) GetRpcAddress() string {
 	return ""
 }
 
+type GetReceiptRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	// voter is the 32-byte ed25519 public key.
+	Voter []byte `protobuf:"bytes,2,opt,name=voter,proto3" json:"voter,omitempty"`
+	// height of the state version to prove; 0 is the latest version whose
+	// header is already signed.
+	Height        int64 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReceiptRequest) Reset() {
+	*x = GetReceiptRequest{}
+	mi := &file_tabella_v1_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReceiptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReceiptRequest) ProtoMessage() {}
+
+func (x *GetReceiptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReceiptRequest.ProtoReflect.Descriptor instead.
+func (*GetReceiptRequest) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetReceiptRequest) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *GetReceiptRequest) GetVoter() []byte {
+	if x != nil {
+		return x.Voter
+	}
+	return nil
+}
+
+func (x *GetReceiptRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+// ProvenValue is one state entry with its ICS23 proof (membership when
+// value is set, non-membership when it is empty).
+type ProvenValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// proof is a serialized cosmos.ics23.v1.CommitmentProof.
+	Proof         []byte `protobuf:"bytes,3,opt,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvenValue) Reset() {
+	*x = ProvenValue{}
+	mi := &file_tabella_v1_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvenValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvenValue) ProtoMessage() {}
+
+func (x *ProvenValue) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvenValue.ProtoReflect.Descriptor instead.
+func (*ProvenValue) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ProvenValue) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ProvenValue) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *ProvenValue) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+type GetReceiptResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ChainId string                 `protobuf:"bytes,1,opt,name=chain_id,json=chainId,proto3" json:"chain_id,omitempty"`
+	// height is the proven state version; its app hash is in header height+1.
+	Height int64 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	// ballot is the proven ballot key and value (value empty: no ballot).
+	Ballot *ProvenValue `protobuf:"bytes,3,opt,name=ballot,proto3" json:"ballot,omitempty"`
+	// initiative and tally are the initiative record and its tally entry
+	// at the same version, with proofs.
+	Initiative *ProvenValue `protobuf:"bytes,4,opt,name=initiative,proto3" json:"initiative,omitempty"`
+	Tally      *ProvenValue `protobuf:"bytes,5,opt,name=tally,proto3" json:"tally,omitempty"`
+	// counts are the per-option count entries, in option order.
+	Counts []*ProvenValue `protobuf:"bytes,6,rep,name=counts,proto3" json:"counts,omitempty"`
+	// signed_header is a tendermint.types.SignedHeader (protobuf) of
+	// height+1.
+	SignedHeader []byte `protobuf:"bytes,7,opt,name=signed_header,json=signedHeader,proto3" json:"signed_header,omitempty"`
+	// validator_set is the tendermint.types.ValidatorSet (protobuf) that
+	// signed it.
+	ValidatorSet  []byte `protobuf:"bytes,8,opt,name=validator_set,json=validatorSet,proto3" json:"validator_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReceiptResponse) Reset() {
+	*x = GetReceiptResponse{}
+	mi := &file_tabella_v1_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReceiptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReceiptResponse) ProtoMessage() {}
+
+func (x *GetReceiptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReceiptResponse.ProtoReflect.Descriptor instead.
+func (*GetReceiptResponse) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetReceiptResponse) GetChainId() string {
+	if x != nil {
+		return x.ChainId
+	}
+	return ""
+}
+
+func (x *GetReceiptResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetReceiptResponse) GetBallot() *ProvenValue {
+	if x != nil {
+		return x.Ballot
+	}
+	return nil
+}
+
+func (x *GetReceiptResponse) GetInitiative() *ProvenValue {
+	if x != nil {
+		return x.Initiative
+	}
+	return nil
+}
+
+func (x *GetReceiptResponse) GetTally() *ProvenValue {
+	if x != nil {
+		return x.Tally
+	}
+	return nil
+}
+
+func (x *GetReceiptResponse) GetCounts() []*ProvenValue {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *GetReceiptResponse) GetSignedHeader() []byte {
+	if x != nil {
+		return x.SignedHeader
+	}
+	return nil
+}
+
+func (x *GetReceiptResponse) GetValidatorSet() []byte {
+	if x != nil {
+		return x.ValidatorSet
+	}
+	return nil
+}
+
+type WatchTxRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tx_hash is SHA-256 of the tx.
+	TxHash        []byte `protobuf:"bytes,1,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTxRequest) Reset() {
+	*x = WatchTxRequest{}
+	mi := &file_tabella_v1_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTxRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTxRequest) ProtoMessage() {}
+
+func (x *WatchTxRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTxRequest.ProtoReflect.Descriptor instead.
+func (*WatchTxRequest) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *WatchTxRequest) GetTxHash() []byte {
+	if x != nil {
+		return x.TxHash
+	}
+	return nil
+}
+
+type WatchTxResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stage         TxStage                `protobuf:"varint,1,opt,name=stage,proto3,enum=tabella.v1.TxStage" json:"stage,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Code          uint32                 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	Log           string                 `protobuf:"bytes,4,opt,name=log,proto3" json:"log,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTxResponse) Reset() {
+	*x = WatchTxResponse{}
+	mi := &file_tabella_v1_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTxResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTxResponse) ProtoMessage() {}
+
+func (x *WatchTxResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTxResponse.ProtoReflect.Descriptor instead.
+func (*WatchTxResponse) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *WatchTxResponse) GetStage() TxStage {
+	if x != nil {
+		return x.Stage
+	}
+	return TxStage_TX_STAGE_UNSPECIFIED
+}
+
+func (x *WatchTxResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *WatchTxResponse) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *WatchTxResponse) GetLog() string {
+	if x != nil {
+		return x.Log
+	}
+	return ""
+}
+
+type WatchInitiativeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId  string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchInitiativeRequest) Reset() {
+	*x = WatchInitiativeRequest{}
+	mi := &file_tabella_v1_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchInitiativeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchInitiativeRequest) ProtoMessage() {}
+
+func (x *WatchInitiativeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchInitiativeRequest.ProtoReflect.Descriptor instead.
+func (*WatchInitiativeRequest) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *WatchInitiativeRequest) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+type WatchInitiativeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tally         *Tally                 `protobuf:"bytes,1,opt,name=tally,proto3" json:"tally,omitempty"`
+	Status        InitiativeStatus       `protobuf:"varint,2,opt,name=status,proto3,enum=tabella.v1.InitiativeStatus" json:"status,omitempty"`
+	Result        *Result                `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	Height        int64                  `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchInitiativeResponse) Reset() {
+	*x = WatchInitiativeResponse{}
+	mi := &file_tabella_v1_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchInitiativeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchInitiativeResponse) ProtoMessage() {}
+
+func (x *WatchInitiativeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchInitiativeResponse.ProtoReflect.Descriptor instead.
+func (*WatchInitiativeResponse) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *WatchInitiativeResponse) GetTally() *Tally {
+	if x != nil {
+		return x.Tally
+	}
+	return nil
+}
+
+func (x *WatchInitiativeResponse) GetStatus() InitiativeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return InitiativeStatus_INITIATIVE_STATUS_UNSPECIFIED
+}
+
+func (x *WatchInitiativeResponse) GetResult() *Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *WatchInitiativeResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
 var File_tabella_v1_service_proto protoreflect.FileDescriptor
 
 const file_tabella_v1_service_proto_rawDesc = "" +
@@ -1026,7 +1541,45 @@ const file_tabella_v1_service_proto_rawDesc = "" +
 	"block_time\x18\x04 \x01(\x03R\tblockTime\x12!\n" +
 	"\fnode_version\x18\x05 \x01(\tR\vnodeVersion\x12\x1f\n" +
 	"\vrpc_address\x18\x06 \x01(\tR\n" +
-	"rpcAddress2\x9f\x05\n" +
+	"rpcAddress\"f\n" +
+	"\x11GetReceiptRequest\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x14\n" +
+	"\x05voter\x18\x02 \x01(\fR\x05voter\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\"K\n" +
+	"\vProvenValue\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12\x14\n" +
+	"\x05proof\x18\x03 \x01(\fR\x05proof\"\xdb\x02\n" +
+	"\x12GetReceiptResponse\x12\x19\n" +
+	"\bchain_id\x18\x01 \x01(\tR\achainId\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12/\n" +
+	"\x06ballot\x18\x03 \x01(\v2\x17.tabella.v1.ProvenValueR\x06ballot\x127\n" +
+	"\n" +
+	"initiative\x18\x04 \x01(\v2\x17.tabella.v1.ProvenValueR\n" +
+	"initiative\x12-\n" +
+	"\x05tally\x18\x05 \x01(\v2\x17.tabella.v1.ProvenValueR\x05tally\x12/\n" +
+	"\x06counts\x18\x06 \x03(\v2\x17.tabella.v1.ProvenValueR\x06counts\x12#\n" +
+	"\rsigned_header\x18\a \x01(\fR\fsignedHeader\x12#\n" +
+	"\rvalidator_set\x18\b \x01(\fR\fvalidatorSet\")\n" +
+	"\x0eWatchTxRequest\x12\x17\n" +
+	"\atx_hash\x18\x01 \x01(\fR\x06txHash\"z\n" +
+	"\x0fWatchTxResponse\x12)\n" +
+	"\x05stage\x18\x01 \x01(\x0e2\x13.tabella.v1.TxStageR\x05stage\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\rR\x04code\x12\x10\n" +
+	"\x03log\x18\x04 \x01(\tR\x03log\"=\n" +
+	"\x16WatchInitiativeRequest\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\"\xbc\x01\n" +
+	"\x17WatchInitiativeResponse\x12'\n" +
+	"\x05tally\x18\x01 \x01(\v2\x11.tabella.v1.TallyR\x05tally\x124\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1c.tabella.v1.InitiativeStatusR\x06status\x12*\n" +
+	"\x06result\x18\x03 \x01(\v2\x12.tabella.v1.ResultR\x06result\x12\x16\n" +
+	"\x06height\x18\x04 \x01(\x03R\x06height*i\n" +
+	"\aTxStage\x12\x18\n" +
+	"\x14TX_STAGE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12TX_STAGE_COMMITTED\x10\x01\x12\x15\n" +
+	"\x11TX_STAGE_PROVABLE\x10\x02\x12\x15\n" +
+	"\x11TX_STAGE_REJECTED\x10\x032\x90\a\n" +
 	"\x0eTabellaService\x12N\n" +
 	"\vBroadcastTx\x12\x1e.tabella.v1.BroadcastTxRequest\x1a\x1f.tabella.v1.BroadcastTxResponse\x12T\n" +
 	"\rGetInitiative\x12 .tabella.v1.GetInitiativeRequest\x1a!.tabella.v1.GetInitiativeResponse\x12Z\n" +
@@ -1035,7 +1588,11 @@ const file_tabella_v1_service_proto_rawDesc = "" +
 	"\tGetBallot\x12\x1c.tabella.v1.GetBallotRequest\x1a\x1d.tabella.v1.GetBallotResponse\x12N\n" +
 	"\vListParties\x12\x1e.tabella.v1.ListPartiesRequest\x1a\x1f.tabella.v1.ListPartiesResponse\x12W\n" +
 	"\x0eGetGovProposal\x12!.tabella.v1.GetGovProposalRequest\x1a\".tabella.v1.GetGovProposalResponse\x12Q\n" +
-	"\fGetChainInfo\x12\x1f.tabella.v1.GetChainInfoRequest\x1a .tabella.v1.GetChainInfoResponseB7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
+	"\fGetChainInfo\x12\x1f.tabella.v1.GetChainInfoRequest\x1a .tabella.v1.GetChainInfoResponse\x12K\n" +
+	"\n" +
+	"GetReceipt\x12\x1d.tabella.v1.GetReceiptRequest\x1a\x1e.tabella.v1.GetReceiptResponse\x12D\n" +
+	"\aWatchTx\x12\x1a.tabella.v1.WatchTxRequest\x1a\x1b.tabella.v1.WatchTxResponse0\x01\x12\\\n" +
+	"\x0fWatchInitiative\x12\".tabella.v1.WatchInitiativeRequest\x1a#.tabella.v1.WatchInitiativeResponse0\x01B7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
 
 var (
 	file_tabella_v1_service_proto_rawDescOnce sync.Once
@@ -1049,67 +1606,90 @@ func file_tabella_v1_service_proto_rawDescGZIP() []byte {
 	return file_tabella_v1_service_proto_rawDescData
 }
 
-var file_tabella_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_tabella_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_tabella_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_tabella_v1_service_proto_goTypes = []any{
-	(*BroadcastTxRequest)(nil),      // 0: tabella.v1.BroadcastTxRequest
-	(*BroadcastTxResponse)(nil),     // 1: tabella.v1.BroadcastTxResponse
-	(*GetInitiativeRequest)(nil),    // 2: tabella.v1.GetInitiativeRequest
-	(*GetInitiativeResponse)(nil),   // 3: tabella.v1.GetInitiativeResponse
-	(*ListInitiativesRequest)(nil),  // 4: tabella.v1.ListInitiativesRequest
-	(*ListInitiativesResponse)(nil), // 5: tabella.v1.ListInitiativesResponse
-	(*GetTallyRequest)(nil),         // 6: tabella.v1.GetTallyRequest
-	(*GetTallyResponse)(nil),        // 7: tabella.v1.GetTallyResponse
-	(*GetBallotRequest)(nil),        // 8: tabella.v1.GetBallotRequest
-	(*GetBallotResponse)(nil),       // 9: tabella.v1.GetBallotResponse
-	(*ListPartiesRequest)(nil),      // 10: tabella.v1.ListPartiesRequest
-	(*ListPartiesResponse)(nil),     // 11: tabella.v1.ListPartiesResponse
-	(*GetGovProposalRequest)(nil),   // 12: tabella.v1.GetGovProposalRequest
-	(*GetGovProposalResponse)(nil),  // 13: tabella.v1.GetGovProposalResponse
-	(*GetChainInfoRequest)(nil),     // 14: tabella.v1.GetChainInfoRequest
-	(*GetChainInfoResponse)(nil),    // 15: tabella.v1.GetChainInfoResponse
-	(*Initiative)(nil),              // 16: tabella.v1.Initiative
-	(InitiativeStatus)(0),           // 17: tabella.v1.InitiativeStatus
-	(*Tally)(nil),                   // 18: tabella.v1.Tally
-	(*Result)(nil),                  // 19: tabella.v1.Result
-	(*BallotRecord)(nil),            // 20: tabella.v1.BallotRecord
-	(*Party)(nil),                   // 21: tabella.v1.Party
-	(*Organiser)(nil),               // 22: tabella.v1.Organiser
-	(*Issuer)(nil),                  // 23: tabella.v1.Issuer
-	(*GovProposal)(nil),             // 24: tabella.v1.GovProposal
+	(TxStage)(0),                    // 0: tabella.v1.TxStage
+	(*BroadcastTxRequest)(nil),      // 1: tabella.v1.BroadcastTxRequest
+	(*BroadcastTxResponse)(nil),     // 2: tabella.v1.BroadcastTxResponse
+	(*GetInitiativeRequest)(nil),    // 3: tabella.v1.GetInitiativeRequest
+	(*GetInitiativeResponse)(nil),   // 4: tabella.v1.GetInitiativeResponse
+	(*ListInitiativesRequest)(nil),  // 5: tabella.v1.ListInitiativesRequest
+	(*ListInitiativesResponse)(nil), // 6: tabella.v1.ListInitiativesResponse
+	(*GetTallyRequest)(nil),         // 7: tabella.v1.GetTallyRequest
+	(*GetTallyResponse)(nil),        // 8: tabella.v1.GetTallyResponse
+	(*GetBallotRequest)(nil),        // 9: tabella.v1.GetBallotRequest
+	(*GetBallotResponse)(nil),       // 10: tabella.v1.GetBallotResponse
+	(*ListPartiesRequest)(nil),      // 11: tabella.v1.ListPartiesRequest
+	(*ListPartiesResponse)(nil),     // 12: tabella.v1.ListPartiesResponse
+	(*GetGovProposalRequest)(nil),   // 13: tabella.v1.GetGovProposalRequest
+	(*GetGovProposalResponse)(nil),  // 14: tabella.v1.GetGovProposalResponse
+	(*GetChainInfoRequest)(nil),     // 15: tabella.v1.GetChainInfoRequest
+	(*GetChainInfoResponse)(nil),    // 16: tabella.v1.GetChainInfoResponse
+	(*GetReceiptRequest)(nil),       // 17: tabella.v1.GetReceiptRequest
+	(*ProvenValue)(nil),             // 18: tabella.v1.ProvenValue
+	(*GetReceiptResponse)(nil),      // 19: tabella.v1.GetReceiptResponse
+	(*WatchTxRequest)(nil),          // 20: tabella.v1.WatchTxRequest
+	(*WatchTxResponse)(nil),         // 21: tabella.v1.WatchTxResponse
+	(*WatchInitiativeRequest)(nil),  // 22: tabella.v1.WatchInitiativeRequest
+	(*WatchInitiativeResponse)(nil), // 23: tabella.v1.WatchInitiativeResponse
+	(*Initiative)(nil),              // 24: tabella.v1.Initiative
+	(InitiativeStatus)(0),           // 25: tabella.v1.InitiativeStatus
+	(*Tally)(nil),                   // 26: tabella.v1.Tally
+	(*Result)(nil),                  // 27: tabella.v1.Result
+	(*BallotRecord)(nil),            // 28: tabella.v1.BallotRecord
+	(*Party)(nil),                   // 29: tabella.v1.Party
+	(*Organiser)(nil),               // 30: tabella.v1.Organiser
+	(*Issuer)(nil),                  // 31: tabella.v1.Issuer
+	(*GovProposal)(nil),             // 32: tabella.v1.GovProposal
 }
 var file_tabella_v1_service_proto_depIdxs = []int32{
-	16, // 0: tabella.v1.GetInitiativeResponse.initiative:type_name -> tabella.v1.Initiative
-	17, // 1: tabella.v1.ListInitiativesRequest.status:type_name -> tabella.v1.InitiativeStatus
-	16, // 2: tabella.v1.ListInitiativesResponse.initiatives:type_name -> tabella.v1.Initiative
-	18, // 3: tabella.v1.GetTallyResponse.tally:type_name -> tabella.v1.Tally
-	17, // 4: tabella.v1.GetTallyResponse.status:type_name -> tabella.v1.InitiativeStatus
-	19, // 5: tabella.v1.GetTallyResponse.result:type_name -> tabella.v1.Result
-	20, // 6: tabella.v1.GetBallotResponse.ballot:type_name -> tabella.v1.BallotRecord
-	21, // 7: tabella.v1.ListPartiesResponse.parties:type_name -> tabella.v1.Party
-	22, // 8: tabella.v1.ListPartiesResponse.organisers:type_name -> tabella.v1.Organiser
-	23, // 9: tabella.v1.ListPartiesResponse.issuers:type_name -> tabella.v1.Issuer
-	24, // 10: tabella.v1.GetGovProposalResponse.proposal:type_name -> tabella.v1.GovProposal
-	0,  // 11: tabella.v1.TabellaService.BroadcastTx:input_type -> tabella.v1.BroadcastTxRequest
-	2,  // 12: tabella.v1.TabellaService.GetInitiative:input_type -> tabella.v1.GetInitiativeRequest
-	4,  // 13: tabella.v1.TabellaService.ListInitiatives:input_type -> tabella.v1.ListInitiativesRequest
-	6,  // 14: tabella.v1.TabellaService.GetTally:input_type -> tabella.v1.GetTallyRequest
-	8,  // 15: tabella.v1.TabellaService.GetBallot:input_type -> tabella.v1.GetBallotRequest
-	10, // 16: tabella.v1.TabellaService.ListParties:input_type -> tabella.v1.ListPartiesRequest
-	12, // 17: tabella.v1.TabellaService.GetGovProposal:input_type -> tabella.v1.GetGovProposalRequest
-	14, // 18: tabella.v1.TabellaService.GetChainInfo:input_type -> tabella.v1.GetChainInfoRequest
-	1,  // 19: tabella.v1.TabellaService.BroadcastTx:output_type -> tabella.v1.BroadcastTxResponse
-	3,  // 20: tabella.v1.TabellaService.GetInitiative:output_type -> tabella.v1.GetInitiativeResponse
-	5,  // 21: tabella.v1.TabellaService.ListInitiatives:output_type -> tabella.v1.ListInitiativesResponse
-	7,  // 22: tabella.v1.TabellaService.GetTally:output_type -> tabella.v1.GetTallyResponse
-	9,  // 23: tabella.v1.TabellaService.GetBallot:output_type -> tabella.v1.GetBallotResponse
-	11, // 24: tabella.v1.TabellaService.ListParties:output_type -> tabella.v1.ListPartiesResponse
-	13, // 25: tabella.v1.TabellaService.GetGovProposal:output_type -> tabella.v1.GetGovProposalResponse
-	15, // 26: tabella.v1.TabellaService.GetChainInfo:output_type -> tabella.v1.GetChainInfoResponse
-	19, // [19:27] is the sub-list for method output_type
-	11, // [11:19] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	24, // 0: tabella.v1.GetInitiativeResponse.initiative:type_name -> tabella.v1.Initiative
+	25, // 1: tabella.v1.ListInitiativesRequest.status:type_name -> tabella.v1.InitiativeStatus
+	24, // 2: tabella.v1.ListInitiativesResponse.initiatives:type_name -> tabella.v1.Initiative
+	26, // 3: tabella.v1.GetTallyResponse.tally:type_name -> tabella.v1.Tally
+	25, // 4: tabella.v1.GetTallyResponse.status:type_name -> tabella.v1.InitiativeStatus
+	27, // 5: tabella.v1.GetTallyResponse.result:type_name -> tabella.v1.Result
+	28, // 6: tabella.v1.GetBallotResponse.ballot:type_name -> tabella.v1.BallotRecord
+	29, // 7: tabella.v1.ListPartiesResponse.parties:type_name -> tabella.v1.Party
+	30, // 8: tabella.v1.ListPartiesResponse.organisers:type_name -> tabella.v1.Organiser
+	31, // 9: tabella.v1.ListPartiesResponse.issuers:type_name -> tabella.v1.Issuer
+	32, // 10: tabella.v1.GetGovProposalResponse.proposal:type_name -> tabella.v1.GovProposal
+	18, // 11: tabella.v1.GetReceiptResponse.ballot:type_name -> tabella.v1.ProvenValue
+	18, // 12: tabella.v1.GetReceiptResponse.initiative:type_name -> tabella.v1.ProvenValue
+	18, // 13: tabella.v1.GetReceiptResponse.tally:type_name -> tabella.v1.ProvenValue
+	18, // 14: tabella.v1.GetReceiptResponse.counts:type_name -> tabella.v1.ProvenValue
+	0,  // 15: tabella.v1.WatchTxResponse.stage:type_name -> tabella.v1.TxStage
+	26, // 16: tabella.v1.WatchInitiativeResponse.tally:type_name -> tabella.v1.Tally
+	25, // 17: tabella.v1.WatchInitiativeResponse.status:type_name -> tabella.v1.InitiativeStatus
+	27, // 18: tabella.v1.WatchInitiativeResponse.result:type_name -> tabella.v1.Result
+	1,  // 19: tabella.v1.TabellaService.BroadcastTx:input_type -> tabella.v1.BroadcastTxRequest
+	3,  // 20: tabella.v1.TabellaService.GetInitiative:input_type -> tabella.v1.GetInitiativeRequest
+	5,  // 21: tabella.v1.TabellaService.ListInitiatives:input_type -> tabella.v1.ListInitiativesRequest
+	7,  // 22: tabella.v1.TabellaService.GetTally:input_type -> tabella.v1.GetTallyRequest
+	9,  // 23: tabella.v1.TabellaService.GetBallot:input_type -> tabella.v1.GetBallotRequest
+	11, // 24: tabella.v1.TabellaService.ListParties:input_type -> tabella.v1.ListPartiesRequest
+	13, // 25: tabella.v1.TabellaService.GetGovProposal:input_type -> tabella.v1.GetGovProposalRequest
+	15, // 26: tabella.v1.TabellaService.GetChainInfo:input_type -> tabella.v1.GetChainInfoRequest
+	17, // 27: tabella.v1.TabellaService.GetReceipt:input_type -> tabella.v1.GetReceiptRequest
+	20, // 28: tabella.v1.TabellaService.WatchTx:input_type -> tabella.v1.WatchTxRequest
+	22, // 29: tabella.v1.TabellaService.WatchInitiative:input_type -> tabella.v1.WatchInitiativeRequest
+	2,  // 30: tabella.v1.TabellaService.BroadcastTx:output_type -> tabella.v1.BroadcastTxResponse
+	4,  // 31: tabella.v1.TabellaService.GetInitiative:output_type -> tabella.v1.GetInitiativeResponse
+	6,  // 32: tabella.v1.TabellaService.ListInitiatives:output_type -> tabella.v1.ListInitiativesResponse
+	8,  // 33: tabella.v1.TabellaService.GetTally:output_type -> tabella.v1.GetTallyResponse
+	10, // 34: tabella.v1.TabellaService.GetBallot:output_type -> tabella.v1.GetBallotResponse
+	12, // 35: tabella.v1.TabellaService.ListParties:output_type -> tabella.v1.ListPartiesResponse
+	14, // 36: tabella.v1.TabellaService.GetGovProposal:output_type -> tabella.v1.GetGovProposalResponse
+	16, // 37: tabella.v1.TabellaService.GetChainInfo:output_type -> tabella.v1.GetChainInfoResponse
+	19, // 38: tabella.v1.TabellaService.GetReceipt:output_type -> tabella.v1.GetReceiptResponse
+	21, // 39: tabella.v1.TabellaService.WatchTx:output_type -> tabella.v1.WatchTxResponse
+	23, // 40: tabella.v1.TabellaService.WatchInitiative:output_type -> tabella.v1.WatchInitiativeResponse
+	30, // [30:41] is the sub-list for method output_type
+	19, // [19:30] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_service_proto_init() }
@@ -1123,13 +1703,14 @@ func file_tabella_v1_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tabella_v1_service_proto_rawDesc), len(file_tabella_v1_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   16,
+			NumEnums:      1,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_tabella_v1_service_proto_goTypes,
 		DependencyIndexes: file_tabella_v1_service_proto_depIdxs,
+		EnumInfos:         file_tabella_v1_service_proto_enumTypes,
 		MessageInfos:      file_tabella_v1_service_proto_msgTypes,
 	}.Build()
 	File_tabella_v1_service_proto = out.File

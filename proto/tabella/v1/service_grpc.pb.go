@@ -27,6 +27,9 @@ const (
 	TabellaService_ListParties_FullMethodName     = "/tabella.v1.TabellaService/ListParties"
 	TabellaService_GetGovProposal_FullMethodName  = "/tabella.v1.TabellaService/GetGovProposal"
 	TabellaService_GetChainInfo_FullMethodName    = "/tabella.v1.TabellaService/GetChainInfo"
+	TabellaService_GetReceipt_FullMethodName      = "/tabella.v1.TabellaService/GetReceipt"
+	TabellaService_WatchTx_FullMethodName         = "/tabella.v1.TabellaService/WatchTx"
+	TabellaService_WatchInitiative_FullMethodName = "/tabella.v1.TabellaService/WatchInitiative"
 )
 
 // TabellaServiceClient is the client API for TabellaService service.
@@ -46,6 +49,18 @@ type TabellaServiceClient interface {
 	ListParties(ctx context.Context, in *ListPartiesRequest, opts ...grpc.CallOption) (*ListPartiesResponse, error)
 	GetGovProposal(ctx context.Context, in *GetGovProposalRequest, opts ...grpc.CallOption) (*GetGovProposalResponse, error)
 	GetChainInfo(ctx context.Context, in *GetChainInfoRequest, opts ...grpc.CallOption) (*GetChainInfoResponse, error)
+	// GetReceipt returns everything needed to prove, without trusting this
+	// node, that a voter's ballot is (or is not) recorded: an ICS23 proof of
+	// the ballot key against the app hash of a state version, the signed
+	// header that commits that app hash and its validator set, and proofs of
+	// the initiative and its tally at the same version.
+	GetReceipt(ctx context.Context, in *GetReceiptRequest, opts ...grpc.CallOption) (*GetReceiptResponse, error)
+	// WatchTx streams a tx's progress: committed, then provable (the next
+	// header exists). It ends after PROVABLE or a rejection.
+	WatchTx(ctx context.Context, in *WatchTxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTxResponse], error)
+	// WatchInitiative streams the initiative's tally at every committed
+	// height where it changed, starting with the current one.
+	WatchInitiative(ctx context.Context, in *WatchInitiativeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchInitiativeResponse], error)
 }
 
 type tabellaServiceClient struct {
@@ -136,6 +151,54 @@ func (c *tabellaServiceClient) GetChainInfo(ctx context.Context, in *GetChainInf
 	return out, nil
 }
 
+func (c *tabellaServiceClient) GetReceipt(ctx context.Context, in *GetReceiptRequest, opts ...grpc.CallOption) (*GetReceiptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetReceiptResponse)
+	err := c.cc.Invoke(ctx, TabellaService_GetReceipt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tabellaServiceClient) WatchTx(ctx context.Context, in *WatchTxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTxResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TabellaService_ServiceDesc.Streams[0], TabellaService_WatchTx_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchTxRequest, WatchTxResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TabellaService_WatchTxClient = grpc.ServerStreamingClient[WatchTxResponse]
+
+func (c *tabellaServiceClient) WatchInitiative(ctx context.Context, in *WatchInitiativeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchInitiativeResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TabellaService_ServiceDesc.Streams[1], TabellaService_WatchInitiative_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchInitiativeRequest, WatchInitiativeResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TabellaService_WatchInitiativeClient = grpc.ServerStreamingClient[WatchInitiativeResponse]
+
 // TabellaServiceServer is the server API for TabellaService service.
 // All implementations must embed UnimplementedTabellaServiceServer
 // for forward compatibility.
@@ -153,6 +216,18 @@ type TabellaServiceServer interface {
 	ListParties(context.Context, *ListPartiesRequest) (*ListPartiesResponse, error)
 	GetGovProposal(context.Context, *GetGovProposalRequest) (*GetGovProposalResponse, error)
 	GetChainInfo(context.Context, *GetChainInfoRequest) (*GetChainInfoResponse, error)
+	// GetReceipt returns everything needed to prove, without trusting this
+	// node, that a voter's ballot is (or is not) recorded: an ICS23 proof of
+	// the ballot key against the app hash of a state version, the signed
+	// header that commits that app hash and its validator set, and proofs of
+	// the initiative and its tally at the same version.
+	GetReceipt(context.Context, *GetReceiptRequest) (*GetReceiptResponse, error)
+	// WatchTx streams a tx's progress: committed, then provable (the next
+	// header exists). It ends after PROVABLE or a rejection.
+	WatchTx(*WatchTxRequest, grpc.ServerStreamingServer[WatchTxResponse]) error
+	// WatchInitiative streams the initiative's tally at every committed
+	// height where it changed, starting with the current one.
+	WatchInitiative(*WatchInitiativeRequest, grpc.ServerStreamingServer[WatchInitiativeResponse]) error
 	mustEmbedUnimplementedTabellaServiceServer()
 }
 
@@ -186,6 +261,15 @@ func (UnimplementedTabellaServiceServer) GetGovProposal(context.Context, *GetGov
 }
 func (UnimplementedTabellaServiceServer) GetChainInfo(context.Context, *GetChainInfoRequest) (*GetChainInfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetChainInfo not implemented")
+}
+func (UnimplementedTabellaServiceServer) GetReceipt(context.Context, *GetReceiptRequest) (*GetReceiptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReceipt not implemented")
+}
+func (UnimplementedTabellaServiceServer) WatchTx(*WatchTxRequest, grpc.ServerStreamingServer[WatchTxResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchTx not implemented")
+}
+func (UnimplementedTabellaServiceServer) WatchInitiative(*WatchInitiativeRequest, grpc.ServerStreamingServer[WatchInitiativeResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchInitiative not implemented")
 }
 func (UnimplementedTabellaServiceServer) mustEmbedUnimplementedTabellaServiceServer() {}
 func (UnimplementedTabellaServiceServer) testEmbeddedByValue()                        {}
@@ -352,6 +436,46 @@ func _TabellaService_GetChainInfo_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TabellaService_GetReceipt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReceiptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TabellaServiceServer).GetReceipt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TabellaService_GetReceipt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TabellaServiceServer).GetReceipt(ctx, req.(*GetReceiptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TabellaService_WatchTx_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchTxRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TabellaServiceServer).WatchTx(m, &grpc.GenericServerStream[WatchTxRequest, WatchTxResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TabellaService_WatchTxServer = grpc.ServerStreamingServer[WatchTxResponse]
+
+func _TabellaService_WatchInitiative_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchInitiativeRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TabellaServiceServer).WatchInitiative(m, &grpc.GenericServerStream[WatchInitiativeRequest, WatchInitiativeResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TabellaService_WatchInitiativeServer = grpc.ServerStreamingServer[WatchInitiativeResponse]
+
 // TabellaService_ServiceDesc is the grpc.ServiceDesc for TabellaService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -391,7 +515,22 @@ var TabellaService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetChainInfo",
 			Handler:    _TabellaService_GetChainInfo_Handler,
 		},
+		{
+			MethodName: "GetReceipt",
+			Handler:    _TabellaService_GetReceipt_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchTx",
+			Handler:       _TabellaService_WatchTx_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchInitiative",
+			Handler:       _TabellaService_WatchInitiative_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "tabella/v1/service.proto",
 }
