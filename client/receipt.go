@@ -249,24 +249,34 @@ func VerifyBallotRecord(chainID, initiative string, voter, ballotHash, value []b
 	if err := proto.Unmarshal(value, &rec); err != nil {
 		return nil, fail("ballot", "the recorded value is not a ballot: %v", err)
 	}
+	if err := VerifyBallot(chainID, initiative, voter, ballotHash, &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// VerifyBallot checks a decoded ballot record: the voter's, signed by the
+// voter over exactly the recorded selections, hashing to ballotHash (when
+// given).
+func VerifyBallot(chainID, initiative string, voter, ballotHash []byte, rec *tabellav1.BallotRecord) error {
 	if rec.InitiativeId != initiative || !bytes.Equal(rec.Voter, voter) {
-		return nil, fail("ballot", "the recorded ballot belongs to %s/%x, not %s/%x", rec.InitiativeId, rec.Voter, initiative, voter)
+		return fail("ballot", "the recorded ballot belongs to %s/%x, not %s/%x", rec.InitiativeId, rec.Voter, initiative, voter)
 	}
 	if !bytes.Equal(ledger.TxHash(rec.Tx), rec.BallotHash) {
-		return nil, fail("ballot", "the recorded ballot's hash does not match its signed content")
+		return fail("ballot", "the recorded ballot's hash does not match its signed content")
 	}
 	if ballotHash != nil && !bytes.Equal(rec.BallotHash, ballotHash) {
-		return nil, fail("ballot", "the recorded ballot is %X, the receipt's ballot is %X", rec.BallotHash, ballotHash)
+		return fail("ballot", "the recorded ballot is %X, the receipt's ballot is %X", rec.BallotHash, ballotHash)
 	}
 	d, err := ledger.DecodeTx(chainID, rec.Tx)
 	if err != nil {
-		return nil, fail("ballot signature", "the recorded ballot does not carry a valid voter signature: %v", err)
+		return fail("ballot signature", "the recorded ballot does not carry a valid voter signature: %v", err)
 	}
 	cb := d.Body.GetCastBallot()
 	if cb == nil || !bytes.Equal(d.Signer, voter) || cb.InitiativeId != initiative || cb.Sequence != rec.Sequence || !equalU32(cb.Selections, rec.Selections) {
-		return nil, fail("ballot signature", "the signed ballot does not match the recorded selections")
+		return fail("ballot signature", "the signed ballot does not match the recorded selections")
 	}
-	return &rec, nil
+	return nil
 }
 
 func equalU32(a, b []uint32) bool {

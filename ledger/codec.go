@@ -162,3 +162,17 @@ func marshal(m proto.Message) []byte {
 	}
 	return b
 }
+
+// DecodeTxUnverified parses a tx's body without checking its chain id,
+// signature or fields: for tools that classify txs already in blocks.
+func DecodeTxUnverified(raw []byte) (*tabellav1.TxBody, error) {
+	var tx tabellav1.Tx
+	if err := proto.Unmarshal(raw, &tx); err != nil {
+		return nil, err
+	}
+	var body tabellav1.TxBody
+	if err := proto.Unmarshal(tx.Body, &body); err != nil {
+		return nil, err
+	}
+	return &body, nil
+}

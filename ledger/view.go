@@ -226,3 +226,40 @@ func (v *View) Consortium() (*tabellav1.Genesis, error) {
 	}
 	return out, nil
 }
+
+// Ballots calls fn for each live ballot of an initiative, in voter key
+// order.
+func (v *View) Ballots(initiative string, fn func(*tabellav1.BallotRecord) error) error {
+	return v.eachBallot([]byte(prefixBallot+initiative+"/"), fn)
+}
+
+// SupersededBallots calls fn for each ballot replaced by a revote, in
+// (voter, sequence) order.
+func (v *View) SupersededBallots(initiative string, fn func(*tabellav1.BallotRecord) error) error {
+	return v.eachBallot([]byte(prefixHistory+initiative+"/"), fn)
+}
+
+func (v *View) eachBallot(prefix []byte, fn func(*tabellav1.BallotRecord) error) error {
+	// Collect first: fn may be slow, and the read lock is held while
+	// scanning.
+	var recs []*tabellav1.BallotRecord
+	var decodeErr error
+	err := v.scan(prefix, nil, func(k, val []byte) bool {
+		var b tabellav1.BallotRecord
+		if decodeErr = proto.Unmarshal(val, &b); decodeErr != nil {
+			decodeErr = fmt.Errorf("decode %q: %w", k, decodeErr)
+			return false
+		}
+		recs = append(recs, &b)
+		return true
+	})
+	if err != nil || decodeErr != nil {
+		return errors.Join(err, decodeErr)
+	}
+	for _, b := range recs {
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -71,6 +71,7 @@ func newRootCmd() *cobra.Command {
 		newPartiesCmd(c),
 		newInfoCmd(c),
 		newReceiptCmd(c),
+		newAuditCmd(c),
 	)
 	return root
 }
