@@ -200,7 +200,9 @@ func exportRecord(rep *client.AuditReport, initiative, dir string) (int, error) 
 		return 0, err
 	}
 	pj := protojson.MarshalOptions{Indent: "  ", EmitUnpopulated: true}
-	write := func(name string, b []byte) error { return os.WriteFile(filepath.Join(dir, name), append(b, '\n'), 0o644) }
+	write := func(name string, b []byte) error {
+		return os.WriteFile(filepath.Join(dir, name), append(b, '\n'), 0o644)
+	}
 	b, err := pj.Marshal(in)
 	if err != nil {
 		return 0, err

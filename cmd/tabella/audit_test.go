@@ -68,7 +68,7 @@ func TestAuditCatchesAlteredState(t *testing.T) {
 	vote("alice", "north")
 	vote("bob", "riverside")
 	last := vote("alice", "old-town") // a revote: alice's first ballot is superseded
-	waitTip(t, ctx, c, last+2)       // the audit covers up to the tip - 1
+	waitTip(t, ctx, c, last+2)        // the audit covers up to the tip - 1
 
 	// A clean chain passes.
 	out, err := cli("audit", "--rpc", ports.RPCAddr(), "--genesis", genesis)
