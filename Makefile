@@ -7,7 +7,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TOOLS := $(CURDIR)/.bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build run test test-short lint proto proto-check tools clean fuzz
+.PHONY: all build run test test-short lint proto proto-check tools clean fuzz localnet localnet-stop soak
 
 all: build
 
@@ -61,5 +61,19 @@ fuzz:
 	@for t in $$($(GO) test -list '^Fuzz' ./ledger | grep ^Fuzz); do \
 	  echo "== $$t"; $(GO) test ./ledger -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
 
+## localnet: generate (once) and start the example four-party network as processes
+LOCALNET_DIR ?= testnet/out
+localnet: build
+	@[ -f $(LOCALNET_DIR)/network.json ] || bin/tabellad testnet --parties testnet/parties.yaml --output $(LOCALNET_DIR)
+	scripts/localnet.sh start $(LOCALNET_DIR)
+
+localnet-stop:
+	scripts/localnet.sh stop $(LOCALNET_DIR)
+
+## soak: run the fault-tolerance suite for DURATION per scenario
+DURATION ?= 10m
+soak:
+	TABELLA_SOAK=$(DURATION) $(GO) test -count=1 -timeout 0 -v -run 'TestFault' ./testnet/
+
 clean:
-	rm -rf bin .bin .tabella-dev
+	rm -rf bin .bin .tabella-dev testnet/out

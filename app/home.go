@@ -183,7 +183,9 @@ func InitHome(o HomeOptions) (ed25519.PublicKey, error) {
 	// clients and auditors, without the unsafe routes.
 	conf.RPC.Unsafe = false
 	conf.Instrumentation.Prometheus = false
-	cmtcfg.WriteConfigFile(cometConfigPath(o.Home), conf)
+	if err := writeCometConfig(o.Home, conf); err != nil {
+		return nil, err
+	}
 
 	tc := DefaultConfig()
 	if o.GRPCAddress != "" {
@@ -250,6 +252,14 @@ func WriteGenesis(home, chainID string, genesisTime time.Time, g *tabellav1.Gene
 		return err
 	}
 	return doc.SaveAs(conf.GenesisFile())
+}
+
+func writeCometConfig(home string, conf *cmtcfg.Config) error {
+	if err := conf.ValidateBasic(); err != nil {
+		return fmt.Errorf("CometBFT config: %w", err)
+	}
+	cmtcfg.WriteConfigFile(cometConfigPath(home), conf)
+	return nil
 }
 
 func orDefault(s, d string) string {
