@@ -20,11 +20,11 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/tabella/tabella/app"
 	"github.com/tabella/tabella/client"
@@ -325,9 +325,9 @@ func (n *network) startLoad(ctx context.Context, voters, workers int, targets []
 
 // report is one row of the scenario table.
 type report struct {
-	scenario                    string
+	scenario                   string
 	sent, acked, present, lost int64
-	stall                       time.Duration
+	stall                      time.Duration
 }
 
 var (
