@@ -216,6 +216,21 @@ func NodeID(home string) (string, error) {
 	return string(nk.ID()), nil
 }
 
+// ValidatorKey returns the consensus public key of a node home.
+func ValidatorKey(home string) (ed25519.PublicKey, error) {
+	conf := cmtcfg.DefaultConfig()
+	conf.SetRoot(home)
+	if _, err := os.Stat(conf.PrivValidatorKeyFile()); err != nil {
+		return nil, fmt.Errorf("no validator key in %s: %w", home, err)
+	}
+	pv := privval.LoadFilePVEmptyState(conf.PrivValidatorKeyFile(), "")
+	pk, err := pv.GetPubKey()
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.PublicKey(pk.Bytes()), nil
+}
+
 // WriteGenesis writes genesis.json: the consortium as app_state and its
 // validators as the initial set.
 func WriteGenesis(home, chainID string, genesisTime time.Time, g *tabellav1.Genesis) error {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
@@ -54,18 +55,47 @@ type DecodedTx struct {
 	Credential *tabellav1.Credential
 }
 
-// unmarshalStrict decodes b into m and rejects unknown top-level fields.
-// Signed bodies cannot be altered without breaking their signature; the
-// envelope, which is not signed, is additionally held to canonical
-// encoding by DecodeTx.
+// unmarshalStrict decodes b into m and rejects unknown fields at any depth:
+// they would be carried into state (and, in the unsigned envelope, let a
+// relay change a tx's hash). The envelope is additionally held to
+// canonical encoding by DecodeTx.
 func unmarshalStrict(b []byte, m proto.Message) error {
 	if err := proto.Unmarshal(b, m); err != nil {
 		return err
 	}
-	if len(m.ProtoReflect().GetUnknown()) > 0 {
+	if hasUnknownFields(m.ProtoReflect()) {
 		return errUnknownFields
 	}
 	return nil
+}
+
+// hasUnknownFields reports unknown fields in m or any message inside it.
+func hasUnknownFields(m protoreflect.Message) bool {
+	if len(m.GetUnknown()) > 0 {
+		return true
+	}
+	found := false
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Message() == nil {
+			return true
+		}
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len() && !found; i++ {
+				found = hasUnknownFields(l.Get(i).Message())
+			}
+		case fd.IsMap():
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				found = hasUnknownFields(mv.Message())
+				return !found
+			})
+		default:
+			found = hasUnknownFields(v.Message())
+		}
+		return !found
+	})
+	return found
 }
 
 var errUnknownFields = Errorf(CodeMalformedTx, "message has unknown fields")

@@ -29,6 +29,9 @@ func Eligible(attrs []*tabellav1.Attribute, preds []*tabellav1.Predicate) (bool,
 }
 
 func holds(have *tabellav1.AttributeValue, p *tabellav1.Predicate) bool {
+	if len(p.Values) == 0 {
+		return false // never valid: ValidatePredicate refuses it
+	}
 	switch p.Op {
 	case tabellav1.Operator_OPERATOR_EQ:
 		return equalValues(have, p.Values[0])

@@ -106,6 +106,43 @@ func (c *execCtx) checkActionApplies(a *tabellav1.GovAction) error {
 		if !ok || is.Revoked {
 			return Errorf(CodeNotFound, "issuer %q is not registered or already revoked", x.RevokeIssuer.Id)
 		}
+	case *tabellav1.GovAction_SetValidator:
+		return c.checkSetValidator(x.SetValidator)
+	}
+	return nil
+}
+
+// checkSetValidator: the party exists, no other party uses the key, and
+// the consortium keeps at least one validator.
+func (c *execCtx) checkSetValidator(v *tabellav1.SetValidator) error {
+	parties, err := c.parties()
+	if err != nil {
+		return err
+	}
+	var target *tabellav1.Party
+	remaining := 0
+	for _, p := range parties {
+		if p.Id == v.PartyId {
+			target = p
+			continue
+		}
+		if p.Validator != nil {
+			remaining++
+			if bytes.Equal(p.Validator.PublicKey, v.PublicKey) {
+				return Errorf(CodeAlreadyExists, "validator key %s already belongs to party %q", shortKey(v.PublicKey), p.Id)
+			}
+		}
+	}
+	if target == nil {
+		return Errorf(CodeNotFound, "party %q is not in the consortium", v.PartyId)
+	}
+	if v.Power == 0 {
+		if target.Validator == nil {
+			return Errorf(CodeNotFound, "party %q runs no validator to remove", v.PartyId)
+		}
+		if remaining == 0 {
+			return Errorf(CodeInvalidField, "removing party %q's validator would leave the network without validators", v.PartyId)
+		}
 	}
 	return nil
 }
@@ -178,6 +215,23 @@ func (c *execCtx) applyAction(proposalID string, a *tabellav1.GovAction) {
 		is, _, _ := c.issuer(x.RevokeIssuer.Id)
 		is.Revoked, is.ProposalId = true, proposalID
 		c.put(IssuerKey(is.Id), is)
+	case *tabellav1.GovAction_SetValidator:
+		v := x.SetValidator
+		p, err := c.party(v.PartyId)
+		if err != nil {
+			return
+		}
+		if old := p.Validator; old != nil && (v.Power == 0 || !bytes.Equal(old.PublicKey, v.PublicKey)) {
+			// A removal or a key rotation: the old key leaves the set.
+			c.valUpdates = append(c.valUpdates, ValidatorUpdate{PubKey: old.PublicKey, Power: 0})
+		}
+		if v.Power == 0 {
+			p.Validator = nil
+		} else {
+			c.valUpdates = append(c.valUpdates, ValidatorUpdate{PubKey: v.PublicKey, Power: v.Power})
+			p.Validator = &tabellav1.Validator{PublicKey: v.PublicKey, Power: v.Power}
+		}
+		c.put(PartyKey(p.Id), p)
 	}
 }
 
@@ -218,4 +272,44 @@ func govStatusName(s tabellav1.GovStatus) string {
 		return n[len(p):]
 	}
 	return n
+}
+
+// validatorKeys returns the consensus keys of the parties in r.
+func validatorKeys(r reader) (map[string]bool, error) {
+	c := &execCtx{kv: newOverlay(r)}
+	parties, err := c.parties()
+	if err != nil {
+		return nil, err
+	}
+	keys := make(map[string]bool, len(parties))
+	for _, p := range parties {
+		if p.Validator != nil {
+			keys[string(p.Validator.PublicKey)] = true
+		}
+	}
+	return keys, nil
+}
+
+// normalizeValidatorUpdates collapses a block's updates to one per key (the
+// last wins, in order of first appearance) and drops removals of keys that
+// were not validators when the block began: CometBFT refuses duplicates and
+// removals of unknown validators, and either would halt the chain.
+func normalizeValidatorUpdates(start map[string]bool, ups []ValidatorUpdate) []ValidatorUpdate {
+	last := make(map[string]int64, len(ups))
+	var order []string
+	for _, u := range ups {
+		k := string(u.PubKey)
+		if _, seen := last[k]; !seen {
+			order = append(order, k)
+		}
+		last[k] = u.Power
+	}
+	out := make([]ValidatorUpdate, 0, len(order))
+	for _, k := range order {
+		if last[k] == 0 && !start[k] {
+			continue
+		}
+		out = append(out, ValidatorUpdate{PubKey: []byte(k), Power: last[k]})
+	}
+	return out
 }

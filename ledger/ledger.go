@@ -274,6 +274,15 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 		}
 		res.TxResults[i] = r
 	}
+	if len(ctx.valUpdates) > 0 {
+		// Read the set the block started with before the block's writes
+		// reach the tree.
+		start, err := validatorKeys(l.tree)
+		if err != nil {
+			return nil, err
+		}
+		ctx.valUpdates = normalizeValidatorUpdates(start, ctx.valUpdates)
+	}
 	// Nothing is written for a block without txs or due events, so an
 	// empty block keeps the app hash and CometBFT can pace empty blocks
 	// by create_empty_blocks_interval instead of every timeout_commit.

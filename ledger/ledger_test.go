@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -472,5 +473,91 @@ func TestHistoricalViewsAndProofs(t *testing.T) {
 	}
 	if _, err := w.l.View(w.height + 5); err == nil {
 		t.Fatal("view of a future height succeeded")
+	}
+}
+
+func setValidator(party string, key []byte, power int64) *tabellav1.GovAction {
+	return &tabellav1.GovAction{Action: &tabellav1.GovAction_SetValidator{SetValidator: &tabellav1.SetValidator{PartyId: party, PublicKey: key, Power: power}}}
+}
+
+// passAll proposes an action and has every party approve, in one block.
+func (w *world) passAll(id string, a *tabellav1.GovAction) *ledger.BlockResult {
+	w.t.Helper()
+	p, err := client.GovProposeTx(testChain, key("gov-a-admin"), "gov-a", id, w.now.Add(time.Hour).Unix(), a)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	txs := [][]byte{p}
+	for _, party := range []string{"gov-b", "civ-a", "civ-b"} {
+		v, _ := client.GovVoteTx(testChain, key(party+"-admin"), party, id, true)
+		txs = append(txs, v)
+	}
+	res := w.block(txs...)
+	for i, r := range res.TxResults {
+		if r.Code != ledger.CodeOK {
+			w.t.Fatalf("tx %d: %s %s", i, r.Code, r.Log)
+		}
+	}
+	return res
+}
+
+func TestValidatorGovernance(t *testing.T) {
+	w := newWorld(t)
+	// Rotation: civ-b moves its validator to a new key.
+	res := w.passAll("rotate", setValidator("civ-b", pub("civ-b-val-2"), 10))
+	want := []ledger.ValidatorUpdate{{PubKey: pub("civ-b-val"), Power: 0}, {PubKey: pub("civ-b-val-2"), Power: 10}}
+	if !slices.EqualFunc(res.ValidatorUpdates, want, func(a, b ledger.ValidatorUpdate) bool { return bytes.Equal(a.PubKey, b.PubKey) && a.Power == b.Power }) {
+		t.Fatalf("rotation updates = %v", res.ValidatorUpdates)
+	}
+	// Power change, then removal.
+	res = w.passAll("more", setValidator("gov-a", pub("gov-a-val"), 30))
+	if len(res.ValidatorUpdates) != 1 || res.ValidatorUpdates[0].Power != 30 {
+		t.Fatalf("power updates = %v", res.ValidatorUpdates)
+	}
+	res = w.passAll("drop", setValidator("gov-b", pub("gov-b-val"), 0))
+	if len(res.ValidatorUpdates) != 1 || res.ValidatorUpdates[0].Power != 0 || !bytes.Equal(res.ValidatorUpdates[0].PubKey, pub("gov-b-val")) {
+		t.Fatalf("removal updates = %v", res.ValidatorUpdates)
+	}
+	c, _ := w.view().Consortium()
+	for _, p := range c.Parties {
+		if p.Id == "gov-b" && p.Validator != nil {
+			t.Fatal("gov-b still has a validator")
+		}
+	}
+	// A key another party uses is refused; so is removing a missing one.
+	p, _ := client.GovProposeTx(testChain, key("gov-a-admin"), "gov-a", "steal", w.now.Add(time.Hour).Unix(), setValidator("gov-b", pub("gov-a-val"), 10))
+	if r := w.block(p); r.TxResults[0].Code != ledger.CodeAlreadyExists {
+		t.Fatalf("shared key: %s", r.TxResults[0].Code)
+	}
+	p, _ = client.GovProposeTx(testChain, key("gov-a-admin"), "gov-a", "again", w.now.Add(time.Hour).Unix(), setValidator("gov-b", pub("gov-b-val"), 0))
+	if r := w.block(p); r.TxResults[0].Code != ledger.CodeNotFound {
+		t.Fatalf("remove missing: %s", r.TxResults[0].Code)
+	}
+}
+
+// Two rotations of the same party decided in one block collapse to one
+// valid change set: the intermediate key never reaches CometBFT.
+func TestValidatorUpdatesCollapse(t *testing.T) {
+	w := newWorld(t)
+	var txs [][]byte
+	for i, k := range []string{"k1", "k2"} {
+		id := fmt.Sprintf("r%d", i)
+		p, _ := client.GovProposeTx(testChain, key("gov-a-admin"), "gov-a", id, w.now.Add(time.Hour).Unix(), setValidator("civ-a", pub(k), 10))
+		txs = append(txs, p)
+		for _, party := range []string{"gov-b", "civ-a", "civ-b"} {
+			v, _ := client.GovVoteTx(testChain, key(party+"-admin"), party, id, true)
+			txs = append(txs, v)
+		}
+	}
+	res := w.block(txs...)
+	got := map[string]int64{}
+	for _, u := range res.ValidatorUpdates {
+		if _, dup := got[string(u.PubKey)]; dup {
+			t.Fatal("duplicate key in validator updates")
+		}
+		got[string(u.PubKey)] = u.Power
+	}
+	if len(got) != 2 || got[string(pub("civ-a-val"))] != 0 || got[string(pub("k2"))] != 10 {
+		t.Fatalf("updates = %v", res.ValidatorUpdates)
 	}
 }

@@ -36,6 +36,8 @@ const (
 	// MaxParties caps the consortium; MaxAdminKeys a party's admin keys.
 	MaxParties   = 64
 	MaxAdminKeys = 8
+	// MaxValidatorPower caps one validator's power.
+	MaxValidatorPower = 1_000_000
 	// MaxSignatures caps the signatures on one Tx (exactly one is used).
 	MaxSignatures = 1
 )

@@ -347,6 +347,18 @@ func ValidateGovAction(a *tabellav1.GovAction) error {
 		return checkKey("issuer public key", r.PublicKey)
 	case *tabellav1.GovAction_RevokeIssuer:
 		return checkID("issuer id", x.RevokeIssuer.Id)
+	case *tabellav1.GovAction_SetValidator:
+		v := x.SetValidator
+		if err := checkID("party id", v.PartyId); err != nil {
+			return err
+		}
+		if err := checkKey("validator public key", v.PublicKey); err != nil {
+			return err
+		}
+		if v.Power < 0 || v.Power > MaxValidatorPower {
+			return Errorf(CodeInvalidField, "validator power %d is outside 0..%d", v.Power, MaxValidatorPower)
+		}
+		return nil
 	default:
 		return Errorf(CodeInvalidField, "governance action is empty or unknown")
 	}

@@ -18,6 +18,7 @@ func newGovCmd(c *cli) *cobra.Command {
 		key, party, id, action, target, name, pubkey string
 		within                                       time.Duration
 		noWait                                       bool
+		power                                        int64
 	)
 	propose := &cobra.Command{
 		Use:   "propose",
@@ -26,7 +27,7 @@ func newGovCmd(c *cli) *cobra.Command {
       --action register-issuer --target school-board --name "School Board" --pubkey 3b6a27bc...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := govAction(action, target, name, pubkey)
+			a, err := govAction(action, target, name, pubkey, power)
 			if err != nil {
 				return err
 			}
@@ -61,10 +62,11 @@ func newGovCmd(c *cli) *cobra.Command {
 	pf.StringVar(&key, "key", "", "your party admin key name or key file")
 	pf.StringVar(&party, "party", "", "your party id")
 	pf.StringVar(&id, "id", "", "proposal id (unique)")
-	pf.StringVar(&action, "action", "", "register-organiser, revoke-organiser, register-issuer or revoke-issuer")
-	pf.StringVar(&target, "target", "", "organiser or issuer id")
+	pf.StringVar(&action, "action", "", "register-organiser, revoke-organiser, register-issuer, revoke-issuer or set-validator")
+	pf.StringVar(&target, "target", "", "organiser or issuer id; for set-validator, the party id")
+	pf.Int64Var(&power, "power", 10, "validator power (set-validator; 0 removes the party's validator)")
 	pf.StringVar(&name, "name", "", "display name (register only)")
-	pf.StringVar(&pubkey, "pubkey", "", "public key in hex (register only)")
+	pf.StringVar(&pubkey, "pubkey", "", "public key in hex (register, set-validator: the consensus key from `tabellad show-validator`)")
 	pf.DurationVar(&within, "deadline", 7*24*time.Hour, "time until the proposal expires (block time)")
 	pf.BoolVar(&noWait, "no-wait", false, "do not wait for the block")
 	for _, r := range []string{"key", "party", "id", "action", "target"} {
@@ -135,7 +137,7 @@ func newGovCmd(c *cli) *cobra.Command {
 	return cmd
 }
 
-func govAction(action, target, name, pubkey string) (*tabellav1.GovAction, error) {
+func govAction(action, target, name, pubkey string, power int64) (*tabellav1.GovAction, error) {
 	needKey := func() ([]byte, error) {
 		if name == "" {
 			return nil, fmt.Errorf("--name is required for %s", action)
@@ -163,8 +165,14 @@ func govAction(action, target, name, pubkey string) (*tabellav1.GovAction, error
 		return &tabellav1.GovAction{Action: &tabellav1.GovAction_RevokeOrganiser{RevokeOrganiser: &tabellav1.RevokeOrganiser{Id: target}}}, nil
 	case "revoke-issuer":
 		return &tabellav1.GovAction{Action: &tabellav1.GovAction_RevokeIssuer{RevokeIssuer: &tabellav1.RevokeIssuer{Id: target}}}, nil
+	case "set-validator":
+		k, err := client.ParsePublicKey(pubkey)
+		if err != nil {
+			return nil, fmt.Errorf("--pubkey: %w", err)
+		}
+		return &tabellav1.GovAction{Action: &tabellav1.GovAction_SetValidator{SetValidator: &tabellav1.SetValidator{PartyId: target, PublicKey: k, Power: power}}}, nil
 	}
-	return nil, fmt.Errorf("--action %q: use register-organiser, revoke-organiser, register-issuer or revoke-issuer", action)
+	return nil, fmt.Errorf("--action %q: use register-organiser, revoke-organiser, register-issuer, revoke-issuer or set-validator", action)
 }
 
 func printProposal(w io.Writer, p *tabellav1.GovProposal) {
@@ -184,6 +192,11 @@ func describeAction(a *tabellav1.GovAction) string {
 		return fmt.Sprintf("register issuer %s (%s)", x.RegisterIssuer.Id, x.RegisterIssuer.Name)
 	case *tabellav1.GovAction_RevokeIssuer:
 		return "revoke issuer " + x.RevokeIssuer.Id
+	case *tabellav1.GovAction_SetValidator:
+		if x.SetValidator.Power == 0 {
+			return "remove the validator of party " + x.SetValidator.PartyId
+		}
+		return fmt.Sprintf("set party %s's validator to %x with power %d", x.SetValidator.PartyId, x.SetValidator.PublicKey, x.SetValidator.Power)
 	}
 	return "unknown action"
 }

@@ -31,7 +31,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInitCmd(), newStartCmd(), newDevCmd(), newVersionCmd())
+	root.AddCommand(newInitCmd(), newStartCmd(), newDevCmd(), newTestnetCmd(), newShowValidatorCmd(), newVersionCmd())
 	return root
 }
 
@@ -155,4 +155,24 @@ func runNode(ctx context.Context, home string, ready func(*app.Node) error) erro
 		return err
 	}
 	return readyErr
+}
+
+func newShowValidatorCmd() *cobra.Command {
+	var home string
+	cmd := &cobra.Command{
+		Use:     "show-validator",
+		Short:   "Print this node's consensus public key (hex), for a parties file or a set-validator proposal",
+		Example: "  tabellad show-validator --home ~/.tabellad",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := app.ValidatorKey(home)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%x\n", k)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&home, "home", defaultHome(), "node home directory")
+	return cmd
 }

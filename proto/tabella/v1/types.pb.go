@@ -712,6 +712,7 @@ type GovAction struct {
 	//	*GovAction_RevokeOrganiser
 	//	*GovAction_RegisterIssuer
 	//	*GovAction_RevokeIssuer
+	//	*GovAction_SetValidator
 	Action        isGovAction_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -790,6 +791,15 @@ func (x *GovAction) GetRevokeIssuer() *RevokeIssuer {
 	return nil
 }
 
+func (x *GovAction) GetSetValidator() *SetValidator {
+	if x != nil {
+		if x, ok := x.Action.(*GovAction_SetValidator); ok {
+			return x.SetValidator
+		}
+	}
+	return nil
+}
+
 type isGovAction_Action interface {
 	isGovAction_Action()
 }
@@ -810,6 +820,10 @@ type GovAction_RevokeIssuer struct {
 	RevokeIssuer *RevokeIssuer `protobuf:"bytes,4,opt,name=revoke_issuer,json=revokeIssuer,proto3,oneof"`
 }
 
+type GovAction_SetValidator struct {
+	SetValidator *SetValidator `protobuf:"bytes,5,opt,name=set_validator,json=setValidator,proto3,oneof"`
+}
+
 func (*GovAction_RegisterOrganiser) isGovAction_Action() {}
 
 func (*GovAction_RevokeOrganiser) isGovAction_Action() {}
@@ -817,6 +831,74 @@ func (*GovAction_RevokeOrganiser) isGovAction_Action() {}
 func (*GovAction_RegisterIssuer) isGovAction_Action() {}
 
 func (*GovAction_RevokeIssuer) isGovAction_Action() {}
+
+func (*GovAction_SetValidator) isGovAction_Action() {}
+
+// SetValidator gives a party's validator a consensus key and power: a new
+// validator, a key rotation (the old key leaves the set) or a power change.
+// Power 0 removes the party's validator. The change reaches CometBFT as
+// validator updates of the block that decides it (effective two blocks
+// later).
+type SetValidator struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	PartyId string                 `protobuf:"bytes,1,opt,name=party_id,json=partyId,proto3" json:"party_id,omitempty"`
+	// public_key is the 32-byte ed25519 consensus key.
+	PublicKey     []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	Power         int64  `protobuf:"varint,3,opt,name=power,proto3" json:"power,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetValidator) Reset() {
+	*x = SetValidator{}
+	mi := &file_tabella_v1_types_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetValidator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetValidator) ProtoMessage() {}
+
+func (x *SetValidator) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetValidator.ProtoReflect.Descriptor instead.
+func (*SetValidator) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetValidator) GetPartyId() string {
+	if x != nil {
+		return x.PartyId
+	}
+	return ""
+}
+
+func (x *SetValidator) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *SetValidator) GetPower() int64 {
+	if x != nil {
+		return x.Power
+	}
+	return 0
+}
 
 type RegisterOrganiser struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -829,7 +911,7 @@ type RegisterOrganiser struct {
 
 func (x *RegisterOrganiser) Reset() {
 	*x = RegisterOrganiser{}
-	mi := &file_tabella_v1_types_proto_msgTypes[7]
+	mi := &file_tabella_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +923,7 @@ func (x *RegisterOrganiser) String() string {
 func (*RegisterOrganiser) ProtoMessage() {}
 
 func (x *RegisterOrganiser) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[7]
+	mi := &file_tabella_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +936,7 @@ func (x *RegisterOrganiser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterOrganiser.ProtoReflect.Descriptor instead.
 func (*RegisterOrganiser) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RegisterOrganiser) GetId() string {
@@ -887,7 +969,7 @@ type RevokeOrganiser struct {
 
 func (x *RevokeOrganiser) Reset() {
 	*x = RevokeOrganiser{}
-	mi := &file_tabella_v1_types_proto_msgTypes[8]
+	mi := &file_tabella_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +981,7 @@ func (x *RevokeOrganiser) String() string {
 func (*RevokeOrganiser) ProtoMessage() {}
 
 func (x *RevokeOrganiser) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[8]
+	mi := &file_tabella_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +994,7 @@ func (x *RevokeOrganiser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeOrganiser.ProtoReflect.Descriptor instead.
 func (*RevokeOrganiser) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RevokeOrganiser) GetId() string {
@@ -933,7 +1015,7 @@ type RegisterIssuer struct {
 
 func (x *RegisterIssuer) Reset() {
 	*x = RegisterIssuer{}
-	mi := &file_tabella_v1_types_proto_msgTypes[9]
+	mi := &file_tabella_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1027,7 @@ func (x *RegisterIssuer) String() string {
 func (*RegisterIssuer) ProtoMessage() {}
 
 func (x *RegisterIssuer) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[9]
+	mi := &file_tabella_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1040,7 @@ func (x *RegisterIssuer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterIssuer.ProtoReflect.Descriptor instead.
 func (*RegisterIssuer) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterIssuer) GetId() string {
@@ -991,7 +1073,7 @@ type RevokeIssuer struct {
 
 func (x *RevokeIssuer) Reset() {
 	*x = RevokeIssuer{}
-	mi := &file_tabella_v1_types_proto_msgTypes[10]
+	mi := &file_tabella_v1_types_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1085,7 @@ func (x *RevokeIssuer) String() string {
 func (*RevokeIssuer) ProtoMessage() {}
 
 func (x *RevokeIssuer) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[10]
+	mi := &file_tabella_v1_types_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1098,7 @@ func (x *RevokeIssuer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeIssuer.ProtoReflect.Descriptor instead.
 func (*RevokeIssuer) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RevokeIssuer) GetId() string {
@@ -1037,7 +1119,7 @@ type GovVoteRecord struct {
 
 func (x *GovVoteRecord) Reset() {
 	*x = GovVoteRecord{}
-	mi := &file_tabella_v1_types_proto_msgTypes[11]
+	mi := &file_tabella_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1131,7 @@ func (x *GovVoteRecord) String() string {
 func (*GovVoteRecord) ProtoMessage() {}
 
 func (x *GovVoteRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[11]
+	mi := &file_tabella_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1144,7 @@ func (x *GovVoteRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GovVoteRecord.ProtoReflect.Descriptor instead.
 func (*GovVoteRecord) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{11}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GovVoteRecord) GetPartyId() string {
@@ -1105,7 +1187,7 @@ type GovProposal struct {
 
 func (x *GovProposal) Reset() {
 	*x = GovProposal{}
-	mi := &file_tabella_v1_types_proto_msgTypes[12]
+	mi := &file_tabella_v1_types_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1199,7 @@ func (x *GovProposal) String() string {
 func (*GovProposal) ProtoMessage() {}
 
 func (x *GovProposal) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[12]
+	mi := &file_tabella_v1_types_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1212,7 @@ func (x *GovProposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GovProposal.ProtoReflect.Descriptor instead.
 func (*GovProposal) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{12}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GovProposal) GetId() string {
@@ -1202,7 +1284,7 @@ type AttributeValue struct {
 
 func (x *AttributeValue) Reset() {
 	*x = AttributeValue{}
-	mi := &file_tabella_v1_types_proto_msgTypes[13]
+	mi := &file_tabella_v1_types_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1296,7 @@ func (x *AttributeValue) String() string {
 func (*AttributeValue) ProtoMessage() {}
 
 func (x *AttributeValue) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[13]
+	mi := &file_tabella_v1_types_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1309,7 @@ func (x *AttributeValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttributeValue.ProtoReflect.Descriptor instead.
 func (*AttributeValue) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{13}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AttributeValue) GetValue() isAttributeValue_Value {
@@ -1281,7 +1363,7 @@ type Attribute struct {
 
 func (x *Attribute) Reset() {
 	*x = Attribute{}
-	mi := &file_tabella_v1_types_proto_msgTypes[14]
+	mi := &file_tabella_v1_types_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1375,7 @@ func (x *Attribute) String() string {
 func (*Attribute) ProtoMessage() {}
 
 func (x *Attribute) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[14]
+	mi := &file_tabella_v1_types_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1388,7 @@ func (x *Attribute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attribute.ProtoReflect.Descriptor instead.
 func (*Attribute) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{14}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Attribute) GetName() string {
@@ -1339,7 +1421,7 @@ type Credential struct {
 
 func (x *Credential) Reset() {
 	*x = Credential{}
-	mi := &file_tabella_v1_types_proto_msgTypes[15]
+	mi := &file_tabella_v1_types_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1433,7 @@ func (x *Credential) String() string {
 func (*Credential) ProtoMessage() {}
 
 func (x *Credential) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[15]
+	mi := &file_tabella_v1_types_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1446,7 @@ func (x *Credential) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credential.ProtoReflect.Descriptor instead.
 func (*Credential) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{15}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Credential) GetIssuerId() string {
@@ -1414,7 +1496,7 @@ type SignedCredential struct {
 
 func (x *SignedCredential) Reset() {
 	*x = SignedCredential{}
-	mi := &file_tabella_v1_types_proto_msgTypes[16]
+	mi := &file_tabella_v1_types_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1508,7 @@ func (x *SignedCredential) String() string {
 func (*SignedCredential) ProtoMessage() {}
 
 func (x *SignedCredential) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[16]
+	mi := &file_tabella_v1_types_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1521,7 @@ func (x *SignedCredential) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedCredential.ProtoReflect.Descriptor instead.
 func (*SignedCredential) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{16}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SignedCredential) GetBody() []byte {
@@ -1470,7 +1552,7 @@ type Predicate struct {
 
 func (x *Predicate) Reset() {
 	*x = Predicate{}
-	mi := &file_tabella_v1_types_proto_msgTypes[17]
+	mi := &file_tabella_v1_types_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1564,7 @@ func (x *Predicate) String() string {
 func (*Predicate) ProtoMessage() {}
 
 func (x *Predicate) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[17]
+	mi := &file_tabella_v1_types_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1577,7 @@ func (x *Predicate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Predicate.ProtoReflect.Descriptor instead.
 func (*Predicate) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{17}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Predicate) GetAttribute() string {
@@ -1531,7 +1613,7 @@ type Eligibility struct {
 
 func (x *Eligibility) Reset() {
 	*x = Eligibility{}
-	mi := &file_tabella_v1_types_proto_msgTypes[18]
+	mi := &file_tabella_v1_types_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1625,7 @@ func (x *Eligibility) String() string {
 func (*Eligibility) ProtoMessage() {}
 
 func (x *Eligibility) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[18]
+	mi := &file_tabella_v1_types_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1638,7 @@ func (x *Eligibility) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Eligibility.ProtoReflect.Descriptor instead.
 func (*Eligibility) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{18}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Eligibility) GetIssuerIds() []string {
@@ -1584,7 +1666,7 @@ type Option struct {
 
 func (x *Option) Reset() {
 	*x = Option{}
-	mi := &file_tabella_v1_types_proto_msgTypes[19]
+	mi := &file_tabella_v1_types_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +1678,7 @@ func (x *Option) String() string {
 func (*Option) ProtoMessage() {}
 
 func (x *Option) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[19]
+	mi := &file_tabella_v1_types_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +1691,7 @@ func (x *Option) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Option.ProtoReflect.Descriptor instead.
 func (*Option) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{19}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Option) GetId() string {
@@ -1644,7 +1726,7 @@ type BallotRules struct {
 
 func (x *BallotRules) Reset() {
 	*x = BallotRules{}
-	mi := &file_tabella_v1_types_proto_msgTypes[20]
+	mi := &file_tabella_v1_types_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1738,7 @@ func (x *BallotRules) String() string {
 func (*BallotRules) ProtoMessage() {}
 
 func (x *BallotRules) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[20]
+	mi := &file_tabella_v1_types_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1751,7 @@ func (x *BallotRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BallotRules.ProtoReflect.Descriptor instead.
 func (*BallotRules) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{20}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BallotRules) GetMinSelections() uint32 {
@@ -1704,7 +1786,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_tabella_v1_types_proto_msgTypes[21]
+	mi := &file_tabella_v1_types_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1798,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[21]
+	mi := &file_tabella_v1_types_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1811,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{21}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Schedule) GetVotingOpensAt() int64 {
@@ -1756,7 +1838,7 @@ type ResultRule struct {
 
 func (x *ResultRule) Reset() {
 	*x = ResultRule{}
-	mi := &file_tabella_v1_types_proto_msgTypes[22]
+	mi := &file_tabella_v1_types_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +1850,7 @@ func (x *ResultRule) String() string {
 func (*ResultRule) ProtoMessage() {}
 
 func (x *ResultRule) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[22]
+	mi := &file_tabella_v1_types_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +1863,7 @@ func (x *ResultRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultRule.ProtoReflect.Descriptor instead.
 func (*ResultRule) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{22}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResultRule) GetQuorum() uint64 {
@@ -1812,7 +1894,7 @@ type InitiativeSpec struct {
 
 func (x *InitiativeSpec) Reset() {
 	*x = InitiativeSpec{}
-	mi := &file_tabella_v1_types_proto_msgTypes[23]
+	mi := &file_tabella_v1_types_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +1906,7 @@ func (x *InitiativeSpec) String() string {
 func (*InitiativeSpec) ProtoMessage() {}
 
 func (x *InitiativeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[23]
+	mi := &file_tabella_v1_types_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +1919,7 @@ func (x *InitiativeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitiativeSpec.ProtoReflect.Descriptor instead.
 func (*InitiativeSpec) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{23}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *InitiativeSpec) GetId() string {
@@ -1934,7 +2016,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_tabella_v1_types_proto_msgTypes[24]
+	mi := &file_tabella_v1_types_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1946,7 +2028,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[24]
+	mi := &file_tabella_v1_types_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1959,7 +2041,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{24}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Result) GetTurnout() uint64 {
@@ -2017,7 +2099,7 @@ type Initiative struct {
 
 func (x *Initiative) Reset() {
 	*x = Initiative{}
-	mi := &file_tabella_v1_types_proto_msgTypes[25]
+	mi := &file_tabella_v1_types_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2111,7 @@ func (x *Initiative) String() string {
 func (*Initiative) ProtoMessage() {}
 
 func (x *Initiative) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[25]
+	mi := &file_tabella_v1_types_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2124,7 @@ func (x *Initiative) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Initiative.ProtoReflect.Descriptor instead.
 func (*Initiative) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{25}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Initiative) GetSpec() *InitiativeSpec {
@@ -2099,7 +2181,7 @@ type BallotRecord struct {
 
 func (x *BallotRecord) Reset() {
 	*x = BallotRecord{}
-	mi := &file_tabella_v1_types_proto_msgTypes[26]
+	mi := &file_tabella_v1_types_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2193,7 @@ func (x *BallotRecord) String() string {
 func (*BallotRecord) ProtoMessage() {}
 
 func (x *BallotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[26]
+	mi := &file_tabella_v1_types_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2206,7 @@ func (x *BallotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BallotRecord.ProtoReflect.Descriptor instead.
 func (*BallotRecord) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{26}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *BallotRecord) GetInitiativeId() string {
@@ -2200,7 +2282,7 @@ type Tally struct {
 
 func (x *Tally) Reset() {
 	*x = Tally{}
-	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	mi := &file_tabella_v1_types_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2294,7 @@ func (x *Tally) String() string {
 func (*Tally) ProtoMessage() {}
 
 func (x *Tally) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	mi := &file_tabella_v1_types_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2307,7 @@ func (x *Tally) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tally.ProtoReflect.Descriptor instead.
 func (*Tally) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{27}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Tally) GetInitiativeId() string {
@@ -2304,13 +2386,19 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\aissuers\x18\x03 \x03(\v2\x12.tabella.v1.IssuerR\aissuers\")\n" +
 	"\n" +
 	"PartyIndex\x12\x1b\n" +
-	"\tparty_ids\x18\x01 \x03(\tR\bpartyIds\"\xb7\x02\n" +
+	"\tparty_ids\x18\x01 \x03(\tR\bpartyIds\"\xf8\x02\n" +
 	"\tGovAction\x12N\n" +
 	"\x12register_organiser\x18\x01 \x01(\v2\x1d.tabella.v1.RegisterOrganiserH\x00R\x11registerOrganiser\x12H\n" +
 	"\x10revoke_organiser\x18\x02 \x01(\v2\x1b.tabella.v1.RevokeOrganiserH\x00R\x0frevokeOrganiser\x12E\n" +
 	"\x0fregister_issuer\x18\x03 \x01(\v2\x1a.tabella.v1.RegisterIssuerH\x00R\x0eregisterIssuer\x12?\n" +
-	"\rrevoke_issuer\x18\x04 \x01(\v2\x18.tabella.v1.RevokeIssuerH\x00R\frevokeIssuerB\b\n" +
-	"\x06action\"V\n" +
+	"\rrevoke_issuer\x18\x04 \x01(\v2\x18.tabella.v1.RevokeIssuerH\x00R\frevokeIssuer\x12?\n" +
+	"\rset_validator\x18\x05 \x01(\v2\x18.tabella.v1.SetValidatorH\x00R\fsetValidatorB\b\n" +
+	"\x06action\"^\n" +
+	"\fSetValidator\x12\x19\n" +
+	"\bparty_id\x18\x01 \x01(\tR\apartyId\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12\x14\n" +
+	"\x05power\x18\x03 \x01(\x03R\x05power\"V\n" +
 	"\x11RegisterOrganiser\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
@@ -2477,7 +2565,7 @@ func file_tabella_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_tabella_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_tabella_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_tabella_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_tabella_v1_types_proto_goTypes = []any{
 	(PartyKind)(0),            // 0: tabella.v1.PartyKind
 	(GovStatus)(0),            // 1: tabella.v1.GovStatus
@@ -2491,27 +2579,28 @@ var file_tabella_v1_types_proto_goTypes = []any{
 	(*Genesis)(nil),           // 9: tabella.v1.Genesis
 	(*PartyIndex)(nil),        // 10: tabella.v1.PartyIndex
 	(*GovAction)(nil),         // 11: tabella.v1.GovAction
-	(*RegisterOrganiser)(nil), // 12: tabella.v1.RegisterOrganiser
-	(*RevokeOrganiser)(nil),   // 13: tabella.v1.RevokeOrganiser
-	(*RegisterIssuer)(nil),    // 14: tabella.v1.RegisterIssuer
-	(*RevokeIssuer)(nil),      // 15: tabella.v1.RevokeIssuer
-	(*GovVoteRecord)(nil),     // 16: tabella.v1.GovVoteRecord
-	(*GovProposal)(nil),       // 17: tabella.v1.GovProposal
-	(*AttributeValue)(nil),    // 18: tabella.v1.AttributeValue
-	(*Attribute)(nil),         // 19: tabella.v1.Attribute
-	(*Credential)(nil),        // 20: tabella.v1.Credential
-	(*SignedCredential)(nil),  // 21: tabella.v1.SignedCredential
-	(*Predicate)(nil),         // 22: tabella.v1.Predicate
-	(*Eligibility)(nil),       // 23: tabella.v1.Eligibility
-	(*Option)(nil),            // 24: tabella.v1.Option
-	(*BallotRules)(nil),       // 25: tabella.v1.BallotRules
-	(*Schedule)(nil),          // 26: tabella.v1.Schedule
-	(*ResultRule)(nil),        // 27: tabella.v1.ResultRule
-	(*InitiativeSpec)(nil),    // 28: tabella.v1.InitiativeSpec
-	(*Result)(nil),            // 29: tabella.v1.Result
-	(*Initiative)(nil),        // 30: tabella.v1.Initiative
-	(*BallotRecord)(nil),      // 31: tabella.v1.BallotRecord
-	(*Tally)(nil),             // 32: tabella.v1.Tally
+	(*SetValidator)(nil),      // 12: tabella.v1.SetValidator
+	(*RegisterOrganiser)(nil), // 13: tabella.v1.RegisterOrganiser
+	(*RevokeOrganiser)(nil),   // 14: tabella.v1.RevokeOrganiser
+	(*RegisterIssuer)(nil),    // 15: tabella.v1.RegisterIssuer
+	(*RevokeIssuer)(nil),      // 16: tabella.v1.RevokeIssuer
+	(*GovVoteRecord)(nil),     // 17: tabella.v1.GovVoteRecord
+	(*GovProposal)(nil),       // 18: tabella.v1.GovProposal
+	(*AttributeValue)(nil),    // 19: tabella.v1.AttributeValue
+	(*Attribute)(nil),         // 20: tabella.v1.Attribute
+	(*Credential)(nil),        // 21: tabella.v1.Credential
+	(*SignedCredential)(nil),  // 22: tabella.v1.SignedCredential
+	(*Predicate)(nil),         // 23: tabella.v1.Predicate
+	(*Eligibility)(nil),       // 24: tabella.v1.Eligibility
+	(*Option)(nil),            // 25: tabella.v1.Option
+	(*BallotRules)(nil),       // 26: tabella.v1.BallotRules
+	(*Schedule)(nil),          // 27: tabella.v1.Schedule
+	(*ResultRule)(nil),        // 28: tabella.v1.ResultRule
+	(*InitiativeSpec)(nil),    // 29: tabella.v1.InitiativeSpec
+	(*Result)(nil),            // 30: tabella.v1.Result
+	(*Initiative)(nil),        // 31: tabella.v1.Initiative
+	(*BallotRecord)(nil),      // 32: tabella.v1.BallotRecord
+	(*Tally)(nil),             // 33: tabella.v1.Tally
 }
 var file_tabella_v1_types_proto_depIdxs = []int32{
 	0,  // 0: tabella.v1.Party.kind:type_name -> tabella.v1.PartyKind
@@ -2519,32 +2608,33 @@ var file_tabella_v1_types_proto_depIdxs = []int32{
 	5,  // 2: tabella.v1.Genesis.parties:type_name -> tabella.v1.Party
 	7,  // 3: tabella.v1.Genesis.organisers:type_name -> tabella.v1.Organiser
 	8,  // 4: tabella.v1.Genesis.issuers:type_name -> tabella.v1.Issuer
-	12, // 5: tabella.v1.GovAction.register_organiser:type_name -> tabella.v1.RegisterOrganiser
-	13, // 6: tabella.v1.GovAction.revoke_organiser:type_name -> tabella.v1.RevokeOrganiser
-	14, // 7: tabella.v1.GovAction.register_issuer:type_name -> tabella.v1.RegisterIssuer
-	15, // 8: tabella.v1.GovAction.revoke_issuer:type_name -> tabella.v1.RevokeIssuer
-	11, // 9: tabella.v1.GovProposal.action:type_name -> tabella.v1.GovAction
-	1,  // 10: tabella.v1.GovProposal.status:type_name -> tabella.v1.GovStatus
-	16, // 11: tabella.v1.GovProposal.votes:type_name -> tabella.v1.GovVoteRecord
-	18, // 12: tabella.v1.Attribute.value:type_name -> tabella.v1.AttributeValue
-	19, // 13: tabella.v1.Credential.attributes:type_name -> tabella.v1.Attribute
-	4,  // 14: tabella.v1.Predicate.op:type_name -> tabella.v1.Operator
-	18, // 15: tabella.v1.Predicate.values:type_name -> tabella.v1.AttributeValue
-	22, // 16: tabella.v1.Eligibility.predicates:type_name -> tabella.v1.Predicate
-	2,  // 17: tabella.v1.InitiativeSpec.kind:type_name -> tabella.v1.InitiativeKind
-	24, // 18: tabella.v1.InitiativeSpec.options:type_name -> tabella.v1.Option
-	25, // 19: tabella.v1.InitiativeSpec.ballot:type_name -> tabella.v1.BallotRules
-	26, // 20: tabella.v1.InitiativeSpec.schedule:type_name -> tabella.v1.Schedule
-	23, // 21: tabella.v1.InitiativeSpec.eligibility:type_name -> tabella.v1.Eligibility
-	27, // 22: tabella.v1.InitiativeSpec.result_rule:type_name -> tabella.v1.ResultRule
-	28, // 23: tabella.v1.Initiative.spec:type_name -> tabella.v1.InitiativeSpec
-	3,  // 24: tabella.v1.Initiative.status:type_name -> tabella.v1.InitiativeStatus
-	29, // 25: tabella.v1.Initiative.result:type_name -> tabella.v1.Result
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	13, // 5: tabella.v1.GovAction.register_organiser:type_name -> tabella.v1.RegisterOrganiser
+	14, // 6: tabella.v1.GovAction.revoke_organiser:type_name -> tabella.v1.RevokeOrganiser
+	15, // 7: tabella.v1.GovAction.register_issuer:type_name -> tabella.v1.RegisterIssuer
+	16, // 8: tabella.v1.GovAction.revoke_issuer:type_name -> tabella.v1.RevokeIssuer
+	12, // 9: tabella.v1.GovAction.set_validator:type_name -> tabella.v1.SetValidator
+	11, // 10: tabella.v1.GovProposal.action:type_name -> tabella.v1.GovAction
+	1,  // 11: tabella.v1.GovProposal.status:type_name -> tabella.v1.GovStatus
+	17, // 12: tabella.v1.GovProposal.votes:type_name -> tabella.v1.GovVoteRecord
+	19, // 13: tabella.v1.Attribute.value:type_name -> tabella.v1.AttributeValue
+	20, // 14: tabella.v1.Credential.attributes:type_name -> tabella.v1.Attribute
+	4,  // 15: tabella.v1.Predicate.op:type_name -> tabella.v1.Operator
+	19, // 16: tabella.v1.Predicate.values:type_name -> tabella.v1.AttributeValue
+	23, // 17: tabella.v1.Eligibility.predicates:type_name -> tabella.v1.Predicate
+	2,  // 18: tabella.v1.InitiativeSpec.kind:type_name -> tabella.v1.InitiativeKind
+	25, // 19: tabella.v1.InitiativeSpec.options:type_name -> tabella.v1.Option
+	26, // 20: tabella.v1.InitiativeSpec.ballot:type_name -> tabella.v1.BallotRules
+	27, // 21: tabella.v1.InitiativeSpec.schedule:type_name -> tabella.v1.Schedule
+	24, // 22: tabella.v1.InitiativeSpec.eligibility:type_name -> tabella.v1.Eligibility
+	28, // 23: tabella.v1.InitiativeSpec.result_rule:type_name -> tabella.v1.ResultRule
+	29, // 24: tabella.v1.Initiative.spec:type_name -> tabella.v1.InitiativeSpec
+	3,  // 25: tabella.v1.Initiative.status:type_name -> tabella.v1.InitiativeStatus
+	30, // 26: tabella.v1.Initiative.result:type_name -> tabella.v1.Result
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_types_proto_init() }
@@ -2557,8 +2647,9 @@ func file_tabella_v1_types_proto_init() {
 		(*GovAction_RevokeOrganiser)(nil),
 		(*GovAction_RegisterIssuer)(nil),
 		(*GovAction_RevokeIssuer)(nil),
+		(*GovAction_SetValidator)(nil),
 	}
-	file_tabella_v1_types_proto_msgTypes[13].OneofWrappers = []any{
+	file_tabella_v1_types_proto_msgTypes[14].OneofWrappers = []any{
 		(*AttributeValue_Text)(nil),
 		(*AttributeValue_Integer)(nil),
 	}
@@ -2568,7 +2659,7 @@ func file_tabella_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tabella_v1_types_proto_rawDesc), len(file_tabella_v1_types_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
