@@ -26,9 +26,10 @@ const AppVersion uint64 = 1
 type Application struct {
 	abci.BaseApplication
 
-	ledger *ledger.Ledger
-	log    *slog.Logger
-	events *CommitEvents
+	ledger    *ledger.Ledger
+	log       *slog.Logger
+	events    *CommitEvents
+	snapshots *Snapshots // nil: no state sync
 
 	// lastResults are the results of the block finalized but not yet
 	// committed; Commit publishes them.
@@ -134,7 +135,45 @@ func (a *Application) Commit(context.Context, *abci.RequestCommit) (*abci.Respon
 	a.lastResults = nil
 	a.mu.Unlock()
 	a.events.publish(h, outcomes)
+	if a.snapshots != nil {
+		a.snapshots.MaybeTake(h, a.ledger.LastBlockTime().Unix())
+	}
 	return &abci.ResponseCommit{}, nil
+}
+
+// SetSnapshots enables state-sync snapshots.
+func (a *Application) SetSnapshots(s *Snapshots) { a.snapshots = s }
+
+// ListSnapshots lists the snapshots this node can serve.
+func (a *Application) ListSnapshots(context.Context, *abci.RequestListSnapshots) (*abci.ResponseListSnapshots, error) {
+	if a.snapshots == nil {
+		return &abci.ResponseListSnapshots{}, nil
+	}
+	return &abci.ResponseListSnapshots{Snapshots: a.snapshots.List()}, nil
+}
+
+// LoadSnapshotChunk serves one chunk of a snapshot.
+func (a *Application) LoadSnapshotChunk(_ context.Context, req *abci.RequestLoadSnapshotChunk) (*abci.ResponseLoadSnapshotChunk, error) {
+	if a.snapshots == nil {
+		return &abci.ResponseLoadSnapshotChunk{}, nil
+	}
+	return &abci.ResponseLoadSnapshotChunk{Chunk: a.snapshots.LoadChunk(req.Height, req.Format, req.Chunk)}, nil
+}
+
+// OfferSnapshot decides whether to restore an offered snapshot.
+func (a *Application) OfferSnapshot(_ context.Context, req *abci.RequestOfferSnapshot) (*abci.ResponseOfferSnapshot, error) {
+	if a.snapshots == nil {
+		return &abci.ResponseOfferSnapshot{Result: abci.ResponseOfferSnapshot_REJECT}, nil
+	}
+	return &abci.ResponseOfferSnapshot{Result: a.snapshots.Offer(req.Snapshot, req.AppHash)}, nil
+}
+
+// ApplySnapshotChunk restores a snapshot chunk by chunk.
+func (a *Application) ApplySnapshotChunk(_ context.Context, req *abci.RequestApplySnapshotChunk) (*abci.ResponseApplySnapshotChunk, error) {
+	if a.snapshots == nil {
+		return &abci.ResponseApplySnapshotChunk{Result: abci.ResponseApplySnapshotChunk_ABORT}, nil
+	}
+	return a.snapshots.ApplyChunk(req.Index, req.Chunk, req.Sender), nil
 }
 
 // Query serves raw state with ICS23 proofs. Path "/store" reads the key in

@@ -28,16 +28,22 @@ type Config struct {
 	CometBFTLogLevel string `toml:"cometbft_log_level"`
 	// IAVLCacheSize is the IAVL node cache, in nodes.
 	IAVLCacheSize int `toml:"iavl_cache_size"`
+	// SnapshotInterval takes a state-sync snapshot every that many blocks
+	// (0: never); SnapshotKeepRecent is how many are kept.
+	SnapshotInterval   int64 `toml:"snapshot_interval"`
+	SnapshotKeepRecent int   `toml:"snapshot_keep_recent"`
 }
 
 // DefaultConfig returns the settings a new home starts with.
 func DefaultConfig() Config {
 	return Config{
-		GRPCAddress:      "127.0.0.1:9090",
-		LogLevel:         "info",
-		LogFormat:        "text",
-		CometBFTLogLevel: "error",
-		IAVLCacheSize:    200_000,
+		GRPCAddress:        "127.0.0.1:9090",
+		LogLevel:           "info",
+		LogFormat:          "text",
+		CometBFTLogLevel:   "error",
+		IAVLCacheSize:      200_000,
+		SnapshotInterval:   500,
+		SnapshotKeepRecent: 2,
 	}
 }
 

@@ -283,3 +283,41 @@ func orDefault(s, d string) string {
 	}
 	return s
 }
+
+// StateSyncOptions configure a new node to join by state sync.
+type StateSyncOptions struct {
+	// RPCServers are at least two CometBFT RPC URLs the light client
+	// verifies the snapshot's app hash with.
+	RPCServers  []string
+	TrustHeight int64
+	TrustHash   []byte
+	TrustPeriod time.Duration
+}
+
+// EnableStateSync configures a home to restore the latest snapshot its
+// peers offer instead of replaying the chain from genesis.
+func EnableStateSync(home string, o StateSyncOptions) error {
+	conf, err := LoadCometConfig(home)
+	if err != nil {
+		return err
+	}
+	conf.StateSync.Enable = true
+	conf.StateSync.RPCServers = o.RPCServers
+	conf.StateSync.TrustHeight = o.TrustHeight
+	conf.StateSync.TrustHash = fmt.Sprintf("%X", o.TrustHash)
+	if o.TrustPeriod > 0 {
+		conf.StateSync.TrustPeriod = o.TrustPeriod
+	}
+	conf.StateSync.DiscoveryTime = 5 * time.Second
+	return writeCometConfig(home, conf)
+}
+
+// SetPersistentPeers sets a home's persistent peers (id@host:port,...).
+func SetPersistentPeers(home, peers string) error {
+	conf, err := LoadCometConfig(home)
+	if err != nil {
+		return err
+	}
+	conf.P2P.PersistentPeers = peers
+	return writeCometConfig(home, conf)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -43,6 +44,8 @@ type Node struct {
 	app    *Application
 	cmt    *nm.Node
 
+	snapshots *Snapshots
+
 	grpc    *grpc.Server
 	health  *health.Server
 	grpcLis net.Listener
@@ -79,6 +82,12 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
 	application := NewApplication(l, log.With("module", "app"))
+	snaps, err := NewSnapshots(filepath.Join(LedgerDBDir(home), "snapshots"), conf.SnapshotInterval, conf.SnapshotKeepRecent, l, log.With("module", "snapshots"))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("snapshots: %w", err)
+	}
+	application.SetSnapshots(snaps)
 
 	nodeKey, err := p2p.LoadNodeKey(comet.NodeKeyFile())
 	if err != nil {
@@ -97,7 +106,7 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 		db.Close()
 		return nil, fmt.Errorf("create CometBFT node: %w", err)
 	}
-	return &Node{home: home, conf: conf, comet: comet, log: log, db: db, ledger: l, app: application, cmt: cmtNode, done: make(chan struct{})}, nil
+	return &Node{home: home, conf: conf, comet: comet, log: log, db: db, ledger: l, app: application, cmt: cmtNode, snapshots: snaps, done: make(chan struct{})}, nil
 }
 
 // Start starts consensus and the gRPC API.
@@ -174,6 +183,7 @@ func (n *Node) Stop() error {
 		}
 		n.cmt.Wait()
 	}
+	n.snapshots.Wait()
 	if err := n.ledger.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close ledger: %w", err))
 	}

@@ -24,6 +24,8 @@ type TestnetOptions struct {
 	BasePort int
 	// BlockTime is CometBFT's timeout_commit.
 	BlockTime time.Duration
+	// SnapshotInterval overrides tabella.toml's snapshot_interval when set.
+	SnapshotInterval int64
 	// PeerAddress, if set, gives the host:port node `from` dials to reach
 	// node `to` (tests route peers through proxies); default: to's P2P
 	// address on 127.0.0.1.
@@ -120,6 +122,16 @@ func GenerateTestnet(o TestnetOptions) (*Testnet, error) {
 		}
 		if n.NodeID, err = NodeID(n.Home); err != nil {
 			return nil, err
+		}
+		if o.SnapshotInterval > 0 {
+			conf, err := LoadConfig(n.Home)
+			if err != nil {
+				return nil, err
+			}
+			conf.SnapshotInterval = o.SnapshotInterval
+			if err := WriteConfig(n.Home, conf); err != nil {
+				return nil, err
+			}
 		}
 		if n.Validator {
 			valKeys[n.PartyID] = pk

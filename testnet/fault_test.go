@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tabella/tabella/app"
 	"github.com/tabella/tabella/client"
 	"github.com/tabella/tabella/ledger"
 	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
@@ -17,13 +18,13 @@ import (
 // The nodes: 0 city-council, 1 regional-office (government), 2
 // residents-union, 3 open-vote-watch (civil society), 4 observer-press.
 
-func suite(t *testing.T, proxies bool) (*network, context.Context) {
+func suite(t *testing.T, proxies bool, tweak ...func(*app.TestnetOptions)) (*network, context.Context) {
 	if testing.Short() {
 		t.Skip("starts a five-node network")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
-	n := startNetwork(t, proxies)
+	n := startNetwork(t, proxies, tweak...)
 	n.ready(ctx)
 	return n, ctx
 }

@@ -21,6 +21,7 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	coretypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
@@ -72,7 +73,7 @@ func freeBase(t *testing.T, n int) int {
 // startNetwork generates and starts the network. With proxies, every P2P
 // connection from node i to node j goes through its own toxiproxy, so the
 // test can cut links.
-func startNetwork(t *testing.T, withProxies bool) *network {
+func startNetwork(t *testing.T, withProxies bool, tweak ...func(*app.TestnetOptions)) *network {
 	t.Helper()
 	tabellad, _ := proctest.Binaries(t)
 	dir := filepath.Join(t.TempDir(), "net")
@@ -82,6 +83,9 @@ func startNetwork(t *testing.T, withProxies bool) *network {
 	}
 	n := &network{t: t, dir: dir, proxies: map[[2]int]*toxiproxy.Proxy{}}
 	opts := app.TestnetOptions{Parties: pf, Output: dir, BasePort: freeBase(t, 60), BlockTime: 300 * time.Millisecond}
+	for _, f := range tweak {
+		f(&opts)
+	}
 	nodes := len(pf.Parties) + len(pf.Observers)
 	ports := map[[2]int]int{}
 	if withProxies {
@@ -454,4 +458,20 @@ func (n *network) live() []int {
 		}
 	}
 	return out
+}
+
+func rpcStatus(ctx context.Context, p proctest.Ports) (*coretypes.ResultStatus, error) {
+	r, err := rpchttp.New(fmt.Sprintf("http://127.0.0.1:%d", p.RPC), "/websocket")
+	if err != nil {
+		return nil, err
+	}
+	return r.Status(ctx)
+}
+
+func rpcBlock(ctx context.Context, p proctest.Ports, h int64) (*coretypes.ResultBlock, error) {
+	r, err := rpchttp.New(fmt.Sprintf("http://127.0.0.1:%d", p.RPC), "/websocket")
+	if err != nil {
+		return nil, err
+	}
+	return r.Block(ctx, &h)
 }
