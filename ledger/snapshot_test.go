@@ -43,8 +43,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	// The imported ledger keeps going exactly like the original.
 	w2 := &world{t: t, l: l, height: w.height, now: w.now}
-	a := w.block(w.ballot("carol", "parks", 1, 1))
-	b := w2.block(w.ballot("carol", "parks", 1, 1))
+	tx := w.ballot("carol", "parks", 1, 1)
+	a := w.block(tx)
+	b := w2.block(tx)
 	if !bytes.Equal(a.AppHash, b.AppHash) {
 		t.Fatal("imported ledger diverged on the next block")
 	}
