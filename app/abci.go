@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
@@ -30,6 +31,7 @@ type Application struct {
 	log       *slog.Logger
 	events    *CommitEvents
 	snapshots *Snapshots // nil: no state sync
+	metrics   *Metrics   // nil: no metrics
 
 	// lastResults are the results of the block finalized but not yet
 	// committed; Commit publishes them.
@@ -90,7 +92,9 @@ func validatorUpdates(vals []ledger.ValidatorUpdate) []abci.ValidatorUpdate {
 
 // CheckTx runs the ledger's stateless and stateful checks.
 func (a *Application) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+	start := time.Now()
 	r := a.ledger.CheckTx(req.Tx)
+	a.metrics.observeCheckTx(req.Tx, r.Code, time.Since(start))
 	resp := &abci.ResponseCheckTx{Code: uint32(r.Code), Log: r.Log}
 	if r.Code != ledger.CodeOK {
 		resp.Codespace = ledger.Codespace
@@ -100,10 +104,12 @@ func (a *Application) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abc
 
 // FinalizeBlock executes the block in the ledger.
 func (a *Application) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+	start := time.Now()
 	res, err := a.ledger.FinalizeBlock(ledger.Block{Height: req.Height, Time: req.Time, Txs: req.Txs})
 	if err != nil {
 		return nil, err
 	}
+	a.metrics.observeBlock(req.Txs, res, time.Since(start))
 	resp := &abci.ResponseFinalizeBlock{
 		TxResults:        make([]*abci.ExecTxResult, len(res.TxResults)),
 		ValidatorUpdates: validatorUpdates(res.ValidatorUpdates),
@@ -126,10 +132,12 @@ func (a *Application) FinalizeBlock(_ context.Context, req *abci.RequestFinalize
 // Commit persists the block and tells waiters their txs are committed.
 // RetainHeight stays 0: auditors and light clients need every block.
 func (a *Application) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	start := time.Now()
 	h, err := a.ledger.Commit()
 	if err != nil {
 		return nil, err
 	}
+	a.metrics.observeCommit(h, time.Since(start))
 	a.mu.Lock()
 	outcomes := a.lastResults
 	a.lastResults = nil
@@ -140,6 +148,9 @@ func (a *Application) Commit(context.Context, *abci.RequestCommit) (*abci.Respon
 	}
 	return &abci.ResponseCommit{}, nil
 }
+
+// SetMetrics enables the Prometheus metrics.
+func (a *Application) SetMetrics(m *Metrics) { a.metrics = m }
 
 // SetSnapshots enables state-sync snapshots.
 func (a *Application) SetSnapshots(s *Snapshots) { a.snapshots = s }

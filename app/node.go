@@ -20,6 +20,7 @@ import (
 	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
 	cmttypes "github.com/cometbft/cometbft/types"
 	idb "github.com/cosmos/iavl/db"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -88,6 +89,16 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("snapshots: %w", err)
 	}
 	application.SetSnapshots(snaps)
+	if comet.Instrumentation.Prometheus {
+		// CometBFT serves the default registry on its Prometheus
+		// listener; the app's metrics join its own there.
+		m, err := NewMetrics(prometheus.DefaultRegisterer)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		application.SetMetrics(m)
+	}
 
 	nodeKey, err := p2p.LoadNodeKey(comet.NodeKeyFile())
 	if err != nil {

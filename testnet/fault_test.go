@@ -3,6 +3,10 @@ package testnet
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -190,6 +194,18 @@ func TestFaultForgedTxs(t *testing.T) {
 		t.Fatalf("tally after forged txs: %v %v", tl, err)
 	}
 	n.checkNoFork(ctx)
+	// Every rejection is counted by code in the app's metrics.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", n.net.Nodes[0].Metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`tabella_checktx_total{code="BAD_SIGNATURE",type="cast_ballot"} 1`, `tabella_checktx_total{code="MALFORMED_TX",type="undecodable"}`, "tabella_finalize_block_seconds_bucket", "tabella_commit_seconds_count", "tabella_height"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	reportsMu.Lock()
 	reports = append(reports, report{scenario: "forged/malformed via every node", sent: sent})
 	reportsMu.Unlock()
