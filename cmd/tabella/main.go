@@ -72,6 +72,7 @@ func newRootCmd() *cobra.Command {
 		newInfoCmd(c),
 		newReceiptCmd(c),
 		newAuditCmd(c),
+		newBenchCmd(c),
 	)
 	return root
 }
