@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -25,10 +26,11 @@ import (
 type AuditOptions struct {
 	// RPC is the CometBFT RPC address of the audited node.
 	RPC string
-	// Genesis is the trusted genesis. Nil: take the node's (then the audit
-	// proves the chain is consistent with that genesis, not that it is the
-	// right one: compare its hash with the published one).
-	Genesis *cmttypes.GenesisDoc
+	// GenesisFile is the trusted genesis.json. Empty: take the node's
+	// (then the audit proves the chain is consistent with that genesis,
+	// not that it is the right one: compare its hash with the published
+	// one).
+	GenesisFile string
 	// ToHeight stops the audit early; 0 audits to the node's tip.
 	ToHeight int64
 	// Progress, if set, is called after each block.
@@ -39,9 +41,16 @@ type AuditOptions struct {
 
 // AuditReport is the outcome of a clean audit.
 type AuditReport struct {
-	ChainID     string
+	ChainID string
+	// GenesisHash is SHA-256 of the genesis file's bytes (of the node's
+	// /genesis JSON when no file was given).
 	GenesisHash []byte
-	Heights     int64
+	// First and Heights bound the re-executed heights whose app hash the
+	// next header confirmed; Latest is the node's tip, re-executed too and
+	// compared with the state the node serves.
+	First   int64
+	Heights int64
+	Latest  int64
 	Txs         int64
 	Ballots     int64
 	Rejected    int64
@@ -82,13 +91,24 @@ func Audit(ctx context.Context, o AuditOptions) (*AuditReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", o.RPC, err)
 	}
-	gen := o.Genesis
-	if gen == nil {
+	var gen *cmttypes.GenesisDoc
+	var genBytes []byte
+	if o.GenesisFile != "" {
+		if genBytes, err = os.ReadFile(o.GenesisFile); err != nil {
+			return nil, err
+		}
+		if gen, err = cmttypes.GenesisDocFromJSON(genBytes); err != nil {
+			return nil, fmt.Errorf("genesis %s: %w", o.GenesisFile, err)
+		}
+	} else {
 		g, err := rpc.Genesis(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("fetch genesis: %w", err)
 		}
 		gen = g.Genesis
+		if genBytes, err = cmtjson.Marshal(gen); err != nil {
+			return nil, err
+		}
 	}
 	if err := gen.ValidateAndComplete(); err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
@@ -126,12 +146,10 @@ func Audit(ctx context.Context, o AuditOptions) (*AuditReport, error) {
 		return nil, err
 	}
 	nextVals := vals.Copy()
-	rep := &AuditReport{ChainID: gen.ChainID, Ledger: l}
-	if rep.GenesisHash, err = genesisHash(gen); err != nil {
-		return nil, err
-	}
+	rep := &AuditReport{ChainID: gen.ChainID, Ledger: l, First: gen.InitialHeight, GenesisHash: ledger.TxHash(genBytes)}
 
-	blocks := prefetch(ctx, rpc, gen.InitialHeight, tip+1, max(o.Fetchers, 8))
+	latest := tip + 1
+	blocks := prefetch(ctx, rpc, gen.InitialHeight, latest, max(o.Fetchers, 8))
 	cur, err := (<-blocks).get()
 	if err != nil {
 		return nil, err
@@ -145,8 +163,8 @@ func Audit(ctx context.Context, o AuditOptions) (*AuditReport, error) {
 			return nil, err
 		}
 		blk := cur.Block
-		if err := blk.ValidateBasic(); err != nil {
-			return nil, diverge(h, -1, "block is malformed (data or commit hash mismatch): %v", err)
+		if err := checkBlock(cur); err != nil {
+			return nil, diverge(h, -1, "%v", err)
 		}
 		if blk.ChainID != gen.ChainID || blk.Height != h {
 			return nil, diverge(h, -1, "block is for chain %q height %d", blk.ChainID, blk.Height)
@@ -177,8 +195,8 @@ func Audit(ctx context.Context, o AuditOptions) (*AuditReport, error) {
 				rep.Rejected++
 			}
 		}
-		for _, tx := range blk.Txs {
-			if isBallot(tx) {
+		for i, tx := range blk.Txs {
+			if res.TxResults[i].Code == ledger.CodeOK && isBallot(tx) {
 				rep.Ballots++
 			}
 		}
@@ -199,11 +217,54 @@ func Audit(ctx context.Context, o AuditOptions) (*AuditReport, error) {
 		}
 		cur = next
 	}
+	// The tip's header carries the last verified app hash; its own commit
+	// (not yet in any block) must be signed by the validators too.
+	if err := checkBlock(cur); err != nil {
+		return nil, diverge(latest, -1, "%v", err)
+	}
+	if !bytes.Equal(cur.Block.ValidatorsHash, vals.Hash()) {
+		return nil, diverge(latest, -1, "header names validators %X, re-execution gives %X", cur.Block.ValidatorsHash, vals.Hash())
+	}
+	sc, err := rpc.Commit(ctx, &latest)
+	if err != nil {
+		return nil, fmt.Errorf("fetch the commit of height %d: %w", latest, err)
+	}
+	if !bytes.Equal(sc.SignedHeader.Hash(), cur.BlockID.Hash) {
+		return nil, diverge(latest, -1, "the commit signs header %X, the node served %X", sc.SignedHeader.Hash(), cur.BlockID.Hash)
+	}
+	if err := vals.VerifyCommitLightAllSignatures(gen.ChainID, cur.BlockID, latest, sc.Commit); err != nil {
+		return nil, diverge(latest, -1, "commit does not verify against the validator set: %v", err)
+	}
 	if err := checkServedState(ctx, rpc, l, tip); err != nil {
 		return nil, err
 	}
+	// Re-execute the tip as well: its app hash is not signed yet, but the
+	// node serves reads from it, and they must equal the re-executed state.
+	if _, err := l.FinalizeBlock(ledger.Block{Height: latest, Time: cur.Block.Time, Txs: cur.Block.Txs.ToSliceOfBytes()}); err != nil {
+		return nil, diverge(latest, -1, "re-execution failed: %v", err)
+	}
+	if _, err := l.Commit(); err != nil {
+		return nil, err
+	}
+	if err := checkServedValues(ctx, rpc, l, latest); err != nil {
+		return nil, err
+	}
+	rep.Latest = latest
 	rep.Duration = time.Since(start)
 	return rep, nil
+}
+
+// checkBlock checks a fetched block is well formed and is the block its
+// block ID names: the commits verified against that ID then vouch for the
+// header and, through its data hash, for the txs.
+func checkBlock(b *coretypes.ResultBlock) error {
+	if err := b.Block.ValidateBasic(); err != nil {
+		return fmt.Errorf("block is malformed (data or commit hash mismatch): %v", err)
+	}
+	if !bytes.Equal(b.Block.Hash(), b.BlockID.Hash) {
+		return fmt.Errorf("the node served header %X under block ID %X: the header was altered", b.Block.Hash(), b.BlockID.Hash)
+	}
+	return nil
 }
 
 func isBallot(tx []byte) bool {
@@ -231,13 +292,6 @@ func validatorSet(base *cmttypes.ValidatorSet, updates []ledger.ValidatorUpdate)
 	return set, nil
 }
 
-func genesisHash(gen *cmttypes.GenesisDoc) ([]byte, error) {
-	b, err := cmtjson.Marshal(gen)
-	if err != nil {
-		return nil, err
-	}
-	return ledger.TxHash(b), nil
-}
 
 // firstResultDivergence names the first tx whose result code differs
 // from the node's.
@@ -262,6 +316,17 @@ func firstResultDivergence(ctx context.Context, rpc *rpchttp.HTTP, h int64, ours
 // node's proofs against the audited app hash. A node whose database was
 // altered after the fact serves values that fail here.
 func checkServedState(ctx context.Context, rpc *rpchttp.HTTP, l *ledger.Ledger, tip int64) error {
+	return checkServed(ctx, rpc, l, tip, true)
+}
+
+// checkServedValues compares the values the node serves at height (not
+// yet signed, so without proofs) with the re-executed state. Reads of the
+// latest state come from caches a tampered node could have altered.
+func checkServedValues(ctx context.Context, rpc *rpchttp.HTTP, l *ledger.Ledger, height int64) error {
+	return checkServed(ctx, rpc, l, height, false)
+}
+
+func checkServed(ctx context.Context, rpc *rpchttp.HTTP, l *ledger.Ledger, tip int64, prove bool) error {
 	v, err := l.View(tip)
 	if err != nil {
 		return err
@@ -291,24 +356,27 @@ func checkServedState(ctx context.Context, rpc *rpchttp.HTTP, l *ledger.Ledger, 
 		if err != nil {
 			return err
 		}
-		res, err := rpc.ABCIQueryWithOptions(ctx, "/store", k, rpcclient.ABCIQueryOptions{Height: tip, Prove: true})
+		res, err := rpc.ABCIQueryWithOptions(ctx, "/store", k, rpcclient.ABCIQueryOptions{Height: tip, Prove: prove})
 		if err != nil {
 			return fmt.Errorf("query %q at height %d: %w", k, tip, err)
 		}
-		if err := checkQuery(res, appHash, k, want); err != nil {
+		if err := checkQuery(res, appHash, k, want, prove); err != nil {
 			return diverge(tip, -1, "the node serves altered state for key %q: %v", k, err)
 		}
 	}
 	return nil
 }
 
-func checkQuery(res *coretypes.ResultABCIQuery, appHash, key, want []byte) error {
+func checkQuery(res *coretypes.ResultABCIQuery, appHash, key, want []byte, prove bool) error {
 	r := res.Response
 	if r.Code != 0 {
 		return fmt.Errorf("query failed: %s", r.Log)
 	}
 	if !bytes.Equal(r.Value, want) {
 		return fmt.Errorf("value %x, re-execution has %x", r.Value, want)
+	}
+	if !prove {
+		return nil
 	}
 	if r.ProofOps == nil || len(r.ProofOps.Ops) != 1 {
 		return errors.New("no proof")

@@ -333,5 +333,8 @@ func (r *Receipt) VerifyOffline(trust *TrustRoot) (*Verdict, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rec.Sequence != r.Sequence || rec.Height != r.BallotHeight {
+		return nil, fail("ballot", "the receipt says sequence %d at height %d, the proven ballot is sequence %d at height %d", r.Sequence, r.BallotHeight, rec.Sequence, rec.Height)
+	}
 	return &Verdict{Ballot: rec, Header: &sh}, nil
 }

@@ -135,6 +135,8 @@ func TestReceiptsAgainstRealNode(t *testing.T) {
 		}, "trust", "do not vouch"},
 		{"another voter's key", func(r *client.Receipt, _ *client.TrustRoot) { r.Voter = fakeKey("bob").Bytes() }, "proof", "not this voter's ballot key"},
 		{"another ballot hash", func(r *client.Receipt, _ *client.TrustRoot) { r.BallotHash[0] ^= 1 }, "ballot", "the receipt's ballot is"},
+		{"edited sequence", func(r *client.Receipt, _ *client.TrustRoot) { r.Sequence = 7 }, "ballot", "the receipt says sequence 7"},
+		{"edited ballot height", func(r *client.Receipt, _ *client.TrustRoot) { r.BallotHeight = 999 }, "ballot", "at height 999"},
 		{"unknown version", func(r *client.Receipt, _ *client.TrustRoot) { r.Version = "tabella-receipt/9" }, "format", "version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

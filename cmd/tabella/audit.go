@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -49,14 +48,7 @@ func (f *auditFlags) run(cmd *cobra.Command, c *cli) (*client.AuditReport, error
 		}
 		rpc = info.RpcAddress
 	}
-	o := client.AuditOptions{RPC: rpc, ToHeight: f.to}
-	if f.genesis != "" {
-		doc, err := cmttypes.GenesisDocFromFile(f.genesis)
-		if err != nil {
-			return nil, err
-		}
-		o.Genesis = doc
-	}
+	o := client.AuditOptions{RPC: rpc, ToHeight: f.to, GenesisFile: f.genesis}
 	var bar *progressbar.ProgressBar
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		o.Progress = func(h, tip, ballots int64) {
@@ -158,9 +150,9 @@ func auditSummary(r *client.AuditReport) auditJSON {
 
 func printAudit(w io.Writer, r *client.AuditReport) {
 	rate := float64(r.Ballots) / r.Duration.Seconds()
-	fmt.Fprintf(w, "✔ Audit passed: chain %s, heights 1..%d re-executed and every commit verified.\n", r.ChainID, r.Heights)
-	fmt.Fprintf(w, "  %d txs (%d ballots, %d rejected by the ledger) in %s (%.0f ballots/s)\n", r.Txs, r.Ballots, r.Rejected, r.Duration.Round(time.Millisecond), rate)
-	fmt.Fprintf(w, "  genesis hash %X\n  app hash at %d: %X (equal to header %d)\n", r.GenesisHash, r.Heights, r.AppHash, r.Heights+1)
+	fmt.Fprintf(w, "✔ Audit passed: chain %s, heights %d..%d re-executed and every commit verified;\n  the state served at the tip (%d) equals the re-executed state.\n", r.ChainID, r.First, r.Heights, r.Latest)
+	fmt.Fprintf(w, "  %d txs (%d accepted ballots, %d txs rejected by the ledger) in %s (%.0f ballots/s)\n", r.Txs, r.Ballots, r.Rejected, r.Duration.Round(time.Millisecond), rate)
+	fmt.Fprintf(w, "  genesis SHA-256 %x\n  app hash at %d: %X (equal to header %d)\n", r.GenesisHash, r.Heights, r.AppHash, r.Heights+1)
 	v, err := r.Ledger.View(r.Heights)
 	if err != nil {
 		return
