@@ -89,3 +89,72 @@ func GovVoteTx(chainID string, adminKey ed25519.PrivateKey, partyID, proposalID 
 		Approve:    approve,
 	}}})
 }
+
+// Proposal is what a citizen submits to a participatory budget.
+type Proposal struct {
+	ID, Title, Summary string
+	// Cost in whole units of the budget's currency.
+	Cost uint64
+	// DocumentURI and DocumentSHA256 point at the full proposal
+	// (optional; the hash is required with a URI).
+	DocumentURI    string
+	DocumentSHA256 []byte
+}
+
+// SubmitProposalTx builds and signs a project submission with the
+// submitter's key, which the credential must certify.
+func SubmitProposalTx(chainID string, key ed25519.PrivateKey, initiativeID string, cred *tabellav1.SignedCredential, p Proposal) ([]byte, error) {
+	return SignTx(chainID, key, &tabellav1.TxBody{Msg: &tabellav1.TxBody_SubmitProposal{SubmitProposal: &tabellav1.SubmitProposal{
+		InitiativeId:   initiativeID,
+		Credential:     cred,
+		ProposalId:     p.ID,
+		Title:          p.Title,
+		Summary:        p.Summary,
+		Cost:           p.Cost,
+		DocumentUri:    p.DocumentURI,
+		DocumentSha256: p.DocumentSHA256,
+	}}})
+}
+
+// RegisterCandidateTx builds and signs a candidacy with the candidate's
+// key, which the credential must certify.
+func RegisterCandidateTx(chainID string, key ed25519.PrivateKey, initiativeID string, cred *tabellav1.SignedCredential, candidateID, name, statement string) ([]byte, error) {
+	return SignTx(chainID, key, &tabellav1.TxBody{Msg: &tabellav1.TxBody_RegisterCandidate{RegisterCandidate: &tabellav1.RegisterCandidate{
+		InitiativeId: initiativeID,
+		Credential:   cred,
+		CandidateId:  candidateID,
+		Name:         name,
+		Statement:    statement,
+	}}})
+}
+
+// ReviewProposalTx builds and signs a review: with partyID set, by one of
+// the party's admin keys (dual review); with partyID empty, by the
+// organiser's key (organiser review).
+func ReviewProposalTx(chainID string, key ed25519.PrivateKey, initiativeID, proposalID, partyID string, approve bool, note string) ([]byte, error) {
+	return SignTx(chainID, key, &tabellav1.TxBody{Msg: &tabellav1.TxBody_ReviewProposal{ReviewProposal: &tabellav1.ReviewProposal{
+		InitiativeId: initiativeID,
+		ProposalId:   proposalID,
+		PartyId:      partyID,
+		Approve:      approve,
+		Note:         note,
+	}}})
+}
+
+// WithdrawBallotTx builds and signs the withdrawal of the voter's live
+// ballot (a petition signature); sequence must be above the live ballot's.
+func WithdrawBallotTx(chainID string, voterKey ed25519.PrivateKey, initiativeID string, sequence uint64) ([]byte, error) {
+	return SignTx(chainID, voterKey, &tabellav1.TxBody{Msg: &tabellav1.TxBody_WithdrawBallot{WithdrawBallot: &tabellav1.WithdrawBallot{
+		InitiativeId: initiativeID,
+		Sequence:     sequence,
+	}}})
+}
+
+// CancelInitiativeTx builds and signs an initiative's cancellation with
+// the organiser's key.
+func CancelInitiativeTx(chainID string, organiserKey ed25519.PrivateKey, initiativeID, reason string) ([]byte, error) {
+	return SignTx(chainID, organiserKey, &tabellav1.TxBody{Msg: &tabellav1.TxBody_CancelInitiative{CancelInitiative: &tabellav1.CancelInitiative{
+		InitiativeId: initiativeID,
+		Reason:       reason,
+	}}})
+}

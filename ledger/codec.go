@@ -51,7 +51,8 @@ type DecodedTx struct {
 	Tx     *tabellav1.Tx
 	Body   *tabellav1.TxBody
 	Signer ed25519.PublicKey
-	// Credential is the decoded credential of a ballot, nil otherwise.
+	// Credential is the decoded credential of a ballot, a proposal or a
+	// candidacy, nil otherwise.
 	Credential *tabellav1.Credential
 }
 
@@ -132,8 +133,8 @@ func DecodeTx(chainID string, raw []byte) (*DecodedTx, error) {
 	if body.ChainId != chainID {
 		return nil, Errorf(CodeWrongChainID, "tx is for chain %q, this is chain %q", body.ChainId, chainID)
 	}
-	if _, ok := body.Msg.(*tabellav1.TxBody_CastBallot); ok && len(raw) > MaxBallotTxBytes {
-		return nil, Errorf(CodeTxTooLarge, "ballot tx is %d bytes, the limit is %d", len(raw), MaxBallotTxBytes)
+	if limit, what := msgTxLimit(body.Msg); len(raw) > limit {
+		return nil, Errorf(CodeTxTooLarge, "%s tx is %d bytes, the limit is %d", what, len(raw), limit)
 	}
 	d := &DecodedTx{Raw: raw, Tx: &tx, Body: &body}
 	if err := validateBody(d); err != nil {
@@ -152,6 +153,25 @@ func DecodeTx(chainID string, raw []byte) (*DecodedTx, error) {
 	d.Signer = ed25519.PublicKey(sig.PublicKey)
 	d.Hash = TxHash(raw)
 	return d, nil
+}
+
+// msgTxLimit is the size cap of a tx carrying msg.
+func msgTxLimit(msg any) (int, string) {
+	switch msg.(type) {
+	case *tabellav1.TxBody_CastBallot:
+		return MaxBallotTxBytes, "ballot"
+	case *tabellav1.TxBody_SubmitProposal:
+		return MaxSubmissionTxBytes, "proposal"
+	case *tabellav1.TxBody_RegisterCandidate:
+		return MaxSubmissionTxBytes, "candidacy"
+	case *tabellav1.TxBody_ReviewProposal:
+		return MaxSmallTxBytes, "review"
+	case *tabellav1.TxBody_WithdrawBallot:
+		return MaxSmallTxBytes, "withdrawal"
+	case *tabellav1.TxBody_CancelInitiative:
+		return MaxSmallTxBytes, "cancellation"
+	}
+	return MaxTxBytes, "a"
 }
 
 // DecodeCredential parses a signed credential's body and checks its

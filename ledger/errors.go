@@ -39,6 +39,14 @@ const (
 	CodeIssuerNotAccepted   Code = 22
 	CodeOrganiserRevoked    Code = 23
 	CodeInitiativeNotActive Code = 24
+	CodeOverBudget          Code = 25
+	CodeBelowMinShare       Code = 26
+	CodeWrongPhase          Code = 27
+	CodeAlreadyReviewed     Code = 28
+	CodeLimitReached        Code = 29
+	CodeAlreadySigned       Code = 30
+	CodeWithdrawalDisabled  Code = 31
+	CodeWrongKind           Code = 32
 )
 
 var codeNames = map[Code]string{
@@ -67,6 +75,14 @@ var codeNames = map[Code]string{
 	CodeIssuerNotAccepted:   "ISSUER_NOT_ACCEPTED",
 	CodeOrganiserRevoked:    "ORGANISER_REVOKED",
 	CodeInitiativeNotActive: "INITIATIVE_NOT_ACTIVE",
+	CodeOverBudget:          "OVER_BUDGET",
+	CodeBelowMinShare:       "BELOW_MIN_SHARE",
+	CodeWrongPhase:          "WRONG_PHASE",
+	CodeAlreadyReviewed:     "ALREADY_REVIEWED",
+	CodeLimitReached:        "LIMIT_REACHED",
+	CodeAlreadySigned:       "ALREADY_SIGNED",
+	CodeWithdrawalDisabled:  "WITHDRAWAL_DISABLED",
+	CodeWrongKind:           "WRONG_KIND",
 }
 
 // String returns the code's stable upper-case name, e.g. "BAD_SIGNATURE".
@@ -90,6 +106,11 @@ func AllCodes() []Code {
 type Error struct {
 	Code Code
 	Msg  string
+	// Field, when set, names the offending field of an initiative spec by
+	// its protobuf path, e.g. "options[3].title" or "schedule.voting_opens_at",
+	// so that tools can point at the line of a spec file. It is not part of
+	// any result.
+	Field string
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Msg) }
@@ -97,6 +118,11 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Msg) }
 // Errorf builds a coded rejection.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// fieldErrorf builds an INVALID_FIELD rejection that names the field.
+func fieldErrorf(field, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalidField, Msg: fmt.Sprintf(format, args...), Field: field}
 }
 
 // CodeOf returns the code of err: CodeOK for nil, the coded value for an

@@ -19,6 +19,12 @@ type execCtx struct {
 	time int64
 	// valUpdates collects validator power changes for this block.
 	valUpdates []ValidatorUpdate
+	// blockHash is the hash of the block being executed (empty in
+	// CheckTx): the seed of election tie-breaks.
+	blockHash []byte
+	// tallyLeft is what is left of the block's budget of option reads
+	// for counting closed initiatives (TallyReadsPerBlock).
+	tallyLeft int
 }
 
 func (c *execCtx) get(key []byte, m proto.Message) (bool, error) {
@@ -55,6 +61,16 @@ func (c *execCtx) deliver(d *DecodedTx) error {
 		return c.govPropose(d, m.GovPropose)
 	case *tabellav1.TxBody_GovVote:
 		return c.govVote(d, m.GovVote)
+	case *tabellav1.TxBody_SubmitProposal:
+		return c.submitProposal(d, m.SubmitProposal)
+	case *tabellav1.TxBody_RegisterCandidate:
+		return c.registerCandidate(d, m.RegisterCandidate)
+	case *tabellav1.TxBody_ReviewProposal:
+		return c.reviewProposal(d, m.ReviewProposal)
+	case *tabellav1.TxBody_WithdrawBallot:
+		return c.withdrawBallot(d, m.WithdrawBallot)
+	case *tabellav1.TxBody_CancelInitiative:
+		return c.cancelInitiative(d, m.CancelInitiative)
 	default:
 		return Errorf(CodeMalformedTx, "unknown message type %T", m)
 	}

@@ -18,6 +18,11 @@ const (
 	prefixBallot     = "b/"
 	prefixHistory    = "bh/"
 	prefixQueue      = "q/"
+	prefixHeader     = "ih/"
+	prefixOption     = "o/"
+	prefixProposal   = "p/"
+	prefixSubmitter  = "pn/"
+	prefixProgress   = "cl/"
 )
 
 var (
@@ -85,12 +90,42 @@ func HistoryKey(id string, voter []byte, seq uint64) []byte {
 	return concat([]byte(prefixHistory+id+"/"), voter, be64(seq))
 }
 
+// HeaderKey is "ih/" || initiative_id: the initiative record without its
+// listed options and its result, which ballots and proposals read so that
+// their cost does not grow with the number of options.
+func HeaderKey(id string) []byte { return []byte(prefixHeader + id) }
+
+// OptionKey is "o/" || initiative_id || "/" || uint32be(option index): an
+// option that is not in the spec's list (an approved proposal or a
+// registered candidate), and every option of a BUDGET (for its cost).
+func OptionKey(id string, option uint32) []byte {
+	return concat([]byte(prefixOption+id+"/"), be32(option))
+}
+
+// ProposalKey is "p/" || initiative_id || "/" || proposal_id.
+func ProposalKey(id, proposal string) []byte {
+	return []byte(prefixProposal + id + "/" + proposal)
+}
+
+// SubmitterKey is "pn/" || initiative_id || "/" || submitter (32 bytes):
+// the number of proposals the submitter made, uint32be.
+func SubmitterKey(id string, submitter []byte) []byte {
+	return concat([]byte(prefixSubmitter+id+"/"), submitter)
+}
+
+// ProgressKey is "cl/" || initiative_id: the count of a CLOSING initiative
+// in progress.
+func ProgressKey(id string) []byte { return []byte(prefixProgress + id) }
+
 // Queue event kinds: scheduled transitions processed at the first block
 // whose time is at or past the event time.
 const (
-	eventOpenVoting  byte = 1
-	eventCloseVoting byte = 2
-	eventGovDeadline byte = 3
+	eventOpenVoting     byte = 1
+	eventCloseVoting    byte = 2
+	eventGovDeadline    byte = 3
+	eventOpenProposals  byte = 4
+	eventCloseProposals byte = 5
+	eventContinueTally  byte = 6
 )
 
 // queueKey is "q/" || uint64be(unix time) || kind || id.

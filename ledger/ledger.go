@@ -36,6 +36,9 @@ type Block struct {
 	Height int64
 	Time   time.Time
 	Txs    [][]byte
+	// Hash is the block's hash as consensus decided it (CometBFT's header
+	// hash, RequestFinalizeBlock.hash). It seeds election tie-breaks.
+	Hash []byte
 }
 
 // TxResult is the outcome of one tx. Code 0 means it was applied.
@@ -262,7 +265,7 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 	if want := l.tree.WorkingVersion(); b.Height != want {
 		return nil, fmt.Errorf("FinalizeBlock at height %d, the ledger expects %d", b.Height, want)
 	}
-	ctx := &execCtx{kv: newOverlay(l.tree), chainID: l.chainID, height: b.Height, time: b.Time.Unix()}
+	ctx := &execCtx{kv: newOverlay(l.tree), chainID: l.chainID, height: b.Height, time: b.Time.Unix(), blockHash: b.Hash, tallyLeft: TallyReadsPerBlock}
 	if err := l.runQueue(ctx); err != nil {
 		return nil, fmt.Errorf("scheduled transitions at height %d: %w", b.Height, err)
 	}
@@ -352,10 +355,10 @@ func (l *Ledger) runQueue(ctx *execCtx) error {
 			return fmt.Errorf("malformed queue key %x", k)
 		}
 		switch kind {
-		case eventOpenVoting:
-			err = ctx.openVoting(id)
-		case eventCloseVoting:
-			err = ctx.closeVoting(id)
+		case eventOpenProposals, eventCloseProposals, eventOpenVoting, eventCloseVoting:
+			err = ctx.advance(id)
+		case eventContinueTally:
+			err = ctx.continueCount(id)
 		case eventGovDeadline:
 			err = ctx.expireProposal(id)
 		default:

@@ -40,4 +40,33 @@ const (
 	MaxValidatorPower = 1_000_000
 	// MaxSignatures caps the signatures on one Tx (exactly one is used).
 	MaxSignatures = 1
+
+	// MaxSubmissionTxBytes caps a Tx carrying a SubmitProposal or a
+	// RegisterCandidate.
+	MaxSubmissionTxBytes = 16 << 10
+	// MaxSmallTxBytes caps a Tx carrying a ReviewProposal, a
+	// WithdrawBallot or a CancelInitiative.
+	MaxSmallTxBytes = 4 << 10
+	// MaxNoteLen caps a review note and a cancellation reason.
+	MaxNoteLen = 1000
+	// MaxCurrencyLen caps a budget's currency code.
+	MaxCurrencyLen = 8
+	// MaxAmount caps a budget total and a project cost (whole currency
+	// units), and a petition's signature threshold; with at most
+	// MaxOptions projects every sum of costs fits in 64 bits, and so does
+	// total * 10000 for basis-point shares.
+	MaxAmount = 1_000_000_000_000_000
+	// MaxElectorate caps a declared electorate size.
+	MaxElectorate = 10_000_000_000
+	// MaxSeats caps an election's seats.
+	MaxSeats = 1000
+	// BasisPoints is 100%: shares are integers in basis points.
+	BasisPoints = 10_000
+	// TallyReadsPerBlock bounds the work of counting closed initiatives in
+	// one block: at most this many option entries (a count, and a cost for
+	// budgets, each one read) are read per block, across all initiatives
+	// being counted. An initiative that needs more stays CLOSING and is
+	// finished in the next blocks. See docs/protocol.md and
+	// BenchmarkCloseBudget.
+	TallyReadsPerBlock = 4096
 )

@@ -110,6 +110,47 @@ func validateBody(d *DecodedTx) error {
 			return err
 		}
 		return checkID("proposal_id", m.GovVote.ProposalId)
+	case *tabellav1.TxBody_SubmitProposal:
+		c, err := validateSubmitProposal(m.SubmitProposal)
+		if err != nil {
+			return err
+		}
+		d.Credential = c
+		return nil
+	case *tabellav1.TxBody_RegisterCandidate:
+		c, err := validateRegisterCandidate(m.RegisterCandidate)
+		if err != nil {
+			return err
+		}
+		d.Credential = c
+		return nil
+	case *tabellav1.TxBody_ReviewProposal:
+		r := m.ReviewProposal
+		if err := checkID("initiative_id", r.InitiativeId); err != nil {
+			return err
+		}
+		if err := checkID("proposal_id", r.ProposalId); err != nil {
+			return err
+		}
+		if r.PartyId != "" {
+			if err := checkID("party_id", r.PartyId); err != nil {
+				return err
+			}
+		}
+		return checkText("review note", r.Note, MaxNoteLen, false)
+	case *tabellav1.TxBody_WithdrawBallot:
+		if err := checkID("initiative_id", m.WithdrawBallot.InitiativeId); err != nil {
+			return err
+		}
+		if m.WithdrawBallot.Sequence == 0 {
+			return Errorf(CodeInvalidField, "withdrawal sequence must be above the live ballot's")
+		}
+		return nil
+	case *tabellav1.TxBody_CancelInitiative:
+		if err := checkID("initiative_id", m.CancelInitiative.InitiativeId); err != nil {
+			return err
+		}
+		return checkText("cancellation reason", m.CancelInitiative.Reason, MaxNoteLen, true)
 	case nil:
 		return Errorf(CodeMalformedTx, "tx body carries no message")
 	default:
@@ -131,6 +172,50 @@ func validateCastBallot(m *tabellav1.CastBallot) (*tabellav1.Credential, error) 
 		if m.Selections[i] <= m.Selections[i-1] {
 			return nil, Errorf(CodeInvalidField, "selections must be distinct option indexes in increasing order")
 		}
+	}
+	return DecodeCredential(m.Credential)
+}
+
+func validateSubmitProposal(m *tabellav1.SubmitProposal) (*tabellav1.Credential, error) {
+	if err := checkID("initiative_id", m.InitiativeId); err != nil {
+		return nil, err
+	}
+	if err := checkID("proposal_id", m.ProposalId); err != nil {
+		return nil, err
+	}
+	if err := checkText("proposal title", m.Title, MaxTitleLen, true); err != nil {
+		return nil, err
+	}
+	if err := checkText("proposal summary", m.Summary, MaxOptionDescriptionLen, false); err != nil {
+		return nil, err
+	}
+	if m.Cost == 0 || m.Cost > MaxAmount {
+		return nil, Errorf(CodeInvalidField, "proposal cost must be 1 to %d", uint64(MaxAmount))
+	}
+	if err := checkText("proposal document_uri", m.DocumentUri, MaxURILen, false); err != nil {
+		return nil, err
+	}
+	if n := len(m.DocumentSha256); n != 0 && n != sha256.Size {
+		return nil, Errorf(CodeInvalidField, "proposal document_sha256 must be the %d-byte SHA-256 of the document", sha256.Size)
+	}
+	if m.DocumentUri != "" && len(m.DocumentSha256) == 0 {
+		return nil, Errorf(CodeInvalidField, "proposal document_uri needs the document's SHA-256")
+	}
+	return DecodeCredential(m.Credential)
+}
+
+func validateRegisterCandidate(m *tabellav1.RegisterCandidate) (*tabellav1.Credential, error) {
+	if err := checkID("initiative_id", m.InitiativeId); err != nil {
+		return nil, err
+	}
+	if err := checkID("candidate_id", m.CandidateId); err != nil {
+		return nil, err
+	}
+	if err := checkText("candidate name", m.Name, MaxTitleLen, true); err != nil {
+		return nil, err
+	}
+	if err := checkText("candidate statement", m.Statement, MaxOptionDescriptionLen, false); err != nil {
+		return nil, err
 	}
 	return DecodeCredential(m.Credential)
 }
@@ -174,99 +259,6 @@ func checkValue(v *tabellav1.AttributeValue) error {
 	case *tabellav1.AttributeValue_Integer:
 	default:
 		return Errorf(CodeInvalidField, "value is neither text nor integer")
-	}
-	return nil
-}
-
-// ValidateInitiativeSpec checks an initiative spec without state.
-func ValidateInitiativeSpec(s *tabellav1.InitiativeSpec) error {
-	if s == nil {
-		return Errorf(CodeInvalidField, "initiative spec is missing")
-	}
-	if err := checkID("initiative id", s.Id); err != nil {
-		return err
-	}
-	if s.Kind != tabellav1.InitiativeKind_INITIATIVE_KIND_CONSULTATION {
-		return Errorf(CodeInvalidField, "initiative kind %s is not supported; use CONSULTATION", s.Kind)
-	}
-	if err := checkText("title", s.Title, MaxTitleLen, true); err != nil {
-		return err
-	}
-	if err := checkText("summary", s.Summary, MaxSummaryLen, false); err != nil {
-		return err
-	}
-	if err := checkText("document_uri", s.DocumentUri, MaxURILen, false); err != nil {
-		return err
-	}
-	if s.DocumentUri != "" && len(s.DocumentSha256) != sha256.Size {
-		return Errorf(CodeInvalidField, "document_sha256 must be the %d-byte SHA-256 of the document", sha256.Size)
-	}
-	if s.DocumentUri == "" && len(s.DocumentSha256) != 0 {
-		return Errorf(CodeInvalidField, "document_sha256 is set without a document_uri")
-	}
-	if len(s.Options) < 2 || len(s.Options) > MaxOptions {
-		return Errorf(CodeInvalidField, "an initiative needs 2 to %d options, this one has %d", MaxOptions, len(s.Options))
-	}
-	seen := make(map[string]struct{}, len(s.Options))
-	for _, o := range s.Options {
-		if err := checkID("option id", o.Id); err != nil {
-			return err
-		}
-		if _, dup := seen[o.Id]; dup {
-			return Errorf(CodeInvalidField, "option id %q appears twice", o.Id)
-		}
-		seen[o.Id] = struct{}{}
-		if err := checkText("option "+o.Id+" title", o.Title, MaxTitleLen, true); err != nil {
-			return err
-		}
-		if err := checkText("option "+o.Id+" description", o.Description, MaxOptionDescriptionLen, false); err != nil {
-			return err
-		}
-	}
-	r := s.Ballot
-	if r == nil {
-		return Errorf(CodeInvalidField, "ballot rules are missing")
-	}
-	if r.MinSelections < 1 || r.MinSelections > r.MaxSelections || int(r.MaxSelections) > len(s.Options) {
-		return Errorf(CodeInvalidField, "ballot rules need 1 <= min_selections (%d) <= max_selections (%d) <= options (%d)", r.MinSelections, r.MaxSelections, len(s.Options))
-	}
-	sc := s.Schedule
-	if sc == nil {
-		return Errorf(CodeInvalidField, "schedule is missing")
-	}
-	if sc.VotingOpensAt <= 0 || sc.VotingClosesAt <= sc.VotingOpensAt {
-		return Errorf(CodeInvalidField, "schedule needs 0 < voting_opens_at (%d) < voting_closes_at (%d)", sc.VotingOpensAt, sc.VotingClosesAt)
-	}
-	if err := validateEligibility(s.Eligibility); err != nil {
-		return err
-	}
-	return nil
-}
-
-func validateEligibility(e *tabellav1.Eligibility) error {
-	if e == nil || len(e.IssuerIds) == 0 {
-		return Errorf(CodeInvalidField, "eligibility must accept at least one credential issuer")
-	}
-	if len(e.IssuerIds) > MaxAcceptedIssuers {
-		return Errorf(CodeInvalidField, "eligibility accepts %d issuers, the limit is %d", len(e.IssuerIds), MaxAcceptedIssuers)
-	}
-	seen := make(map[string]struct{}, len(e.IssuerIds))
-	for _, id := range e.IssuerIds {
-		if err := checkID("eligibility issuer id", id); err != nil {
-			return err
-		}
-		if _, dup := seen[id]; dup {
-			return Errorf(CodeInvalidField, "eligibility lists issuer %q twice", id)
-		}
-		seen[id] = struct{}{}
-	}
-	if len(e.Predicates) > MaxPredicates {
-		return Errorf(CodeInvalidField, "eligibility has %d predicates, the limit is %d", len(e.Predicates), MaxPredicates)
-	}
-	for _, p := range e.Predicates {
-		if err := ValidatePredicate(p); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -104,18 +104,36 @@ func (v *View) scan(prefix, start []byte, fn func(k, val []byte) bool) error {
 	return it.Error()
 }
 
-// Initiative returns an initiative, nil when it does not exist.
+// Initiative returns an initiative, nil when it does not exist. For an
+// initiative whose options come from proposals (or candidacies), the
+// options approved so far are filled in from their option keys: the
+// stored record holds none.
 func (v *View) Initiative(id string) (*tabellav1.Initiative, error) {
 	var in tabellav1.Initiative
 	ok, err := v.getProto(InitiativeKey(id), &in)
 	if err != nil || !ok {
 		return nil, err
 	}
+	if in.Spec.GetProposals() != nil {
+		var t tabellav1.Tally
+		if _, err := v.getProto(TallyKey(id), &t); err != nil {
+			return nil, err
+		}
+		for i := uint32(0); i < t.OptionCount; i++ {
+			var o tabellav1.Option
+			if _, err := v.getProto(OptionKey(id, i), &o); err != nil {
+				return nil, err
+			}
+			in.Spec.Options = append(in.Spec.Options, &o)
+		}
+	}
 	return &in, nil
 }
 
 // Initiatives lists initiatives in id order starting after pageToken,
-// keeping those with the given status (UNSPECIFIED keeps all).
+// keeping those with the given status (UNSPECIFIED keeps all). The records
+// are as stored: options that come from proposals are not filled in (use
+// Initiative).
 func (v *View) Initiatives(status tabellav1.InitiativeStatus, pageToken string, pageSize int) ([]*tabellav1.Initiative, string, error) {
 	prefix := []byte(prefixInitiative)
 	var start []byte
@@ -158,13 +176,56 @@ func (v *View) Tally(id string) (*tabellav1.Tally, error) {
 	if _, err := v.getProto(TallyKey(id), &t); err != nil {
 		return nil, err
 	}
-	t.Counts = make([]uint64, len(in.Spec.Options))
+	t.Counts = make([]uint64, optionCount(in, &t))
 	for i := range t.Counts {
 		if t.Counts[i], err = readCount(v, CountKey(id, uint32(i))); err != nil {
 			return nil, err
 		}
 	}
 	return &t, nil
+}
+
+// Proposal returns a proposal (or candidacy), nil when it does not exist.
+func (v *View) Proposal(initiative, id string) (*tabellav1.Proposal, error) {
+	var p tabellav1.Proposal
+	ok, err := v.getProto(ProposalKey(initiative, id), &p)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Proposals lists an initiative's proposals in id order starting after
+// pageToken, keeping those with the given status (UNSPECIFIED keeps all).
+func (v *View) Proposals(initiative string, status tabellav1.ProposalStatus, pageToken string, pageSize int) ([]*tabellav1.Proposal, string, error) {
+	prefix := []byte(prefixProposal + initiative + "/")
+	var start []byte
+	if pageToken != "" {
+		start = append(ProposalKey(initiative, pageToken), 0)
+	}
+	var out []*tabellav1.Proposal
+	var next string
+	var decodeErr error
+	err := v.scan(prefix, start, func(k, val []byte) bool {
+		var p tabellav1.Proposal
+		if err := proto.Unmarshal(val, &p); err != nil {
+			decodeErr = fmt.Errorf("decode %q: %w", k, err)
+			return false
+		}
+		if status != tabellav1.ProposalStatus_PROPOSAL_STATUS_UNSPECIFIED && p.Status != status {
+			return true
+		}
+		if len(out) == pageSize {
+			next = out[len(out)-1].Id
+			return false
+		}
+		out = append(out, &p)
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	return out, next, err
 }
 
 // Ballot returns the live ballot of a voter, nil when there is none.

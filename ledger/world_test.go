@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"fmt"
 	"testing"
 	"time"
 
@@ -73,11 +74,17 @@ func newWorld(t testing.TB) *world {
 // finalize executes the next block without committing it.
 func (w *world) finalize(txs ...[]byte) *ledger.BlockResult {
 	w.t.Helper()
-	res, err := w.l.FinalizeBlock(ledger.Block{Height: w.height + 1, Time: w.now.Add(5 * time.Second), Txs: txs})
+	res, err := w.l.FinalizeBlock(ledger.Block{Height: w.height + 1, Time: w.now.Add(5 * time.Second), Txs: txs, Hash: blockHash(w.height + 1)})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return res
+}
+
+// blockHash is the test chain's (made-up) hash of block h.
+func blockHash(h int64) []byte {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("tabella-test-block/%d", h)))
+	return sum[:]
 }
 
 // block executes and commits the next block, five seconds after the last.

@@ -495,8 +495,12 @@ type GetTallyResponse struct {
 	Tally  *Tally                 `protobuf:"bytes,1,opt,name=tally,proto3" json:"tally,omitempty"`
 	Status InitiativeStatus       `protobuf:"varint,2,opt,name=status,proto3,enum=tabella.v1.InitiativeStatus" json:"status,omitempty"`
 	// result is set once the initiative is closed.
-	Result        *Result `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
-	Height        int64   `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	Result *Result `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	Height int64   `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	// counts_hidden is set while the initiative hides its running tally
+	// (results_during_voting: false) and is not CLOSED: tally.counts is
+	// empty; turnout and ballots_cast are still given.
+	CountsHidden  bool `protobuf:"varint,5,opt,name=counts_hidden,json=countsHidden,proto3" json:"counts_hidden,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -557,6 +561,13 @@ func (x *GetTallyResponse) GetHeight() int64 {
 		return x.Height
 	}
 	return 0
+}
+
+func (x *GetTallyResponse) GetCountsHidden() bool {
+	if x != nil {
+		return x.CountsHidden
+	}
+	return false
 }
 
 type GetBallotRequest struct {
@@ -1470,6 +1481,257 @@ func (x *WatchInitiativeResponse) GetHeight() int64 {
 	return 0
 }
 
+type GetProposalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId  string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	ProposalId    string                 `protobuf:"bytes,2,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
+	Height        int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProposalRequest) Reset() {
+	*x = GetProposalRequest{}
+	mi := &file_tabella_v1_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProposalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProposalRequest) ProtoMessage() {}
+
+func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProposalRequest.ProtoReflect.Descriptor instead.
+func (*GetProposalRequest) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetProposalRequest) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *GetProposalRequest) GetProposalId() string {
+	if x != nil {
+		return x.ProposalId
+	}
+	return ""
+}
+
+func (x *GetProposalRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetProposalResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Proposal      *Proposal              `protobuf:"bytes,1,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProposalResponse) Reset() {
+	*x = GetProposalResponse{}
+	mi := &file_tabella_v1_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProposalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProposalResponse) ProtoMessage() {}
+
+func (x *GetProposalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProposalResponse.ProtoReflect.Descriptor instead.
+func (*GetProposalResponse) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetProposalResponse) GetProposal() *Proposal {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+func (x *GetProposalResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type ListProposalsRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	// status filters by status; UNSPECIFIED lists all.
+	Status ProposalStatus `protobuf:"varint,2,opt,name=status,proto3,enum=tabella.v1.ProposalStatus" json:"status,omitempty"`
+	// page_size defaults to 100 and is capped at 1000.
+	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token is next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Height        int64  `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProposalsRequest) Reset() {
+	*x = ListProposalsRequest{}
+	mi := &file_tabella_v1_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProposalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProposalsRequest) ProtoMessage() {}
+
+func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
+func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListProposalsRequest) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *ListProposalsRequest) GetStatus() ProposalStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ProposalStatus_PROPOSAL_STATUS_UNSPECIFIED
+}
+
+func (x *ListProposalsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListProposalsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListProposalsRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type ListProposalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Proposals     []*Proposal            `protobuf:"bytes,1,rep,name=proposals,proto3" json:"proposals,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	Height        int64                  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProposalsResponse) Reset() {
+	*x = ListProposalsResponse{}
+	mi := &file_tabella_v1_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProposalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProposalsResponse) ProtoMessage() {}
+
+func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
+func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListProposalsResponse) GetProposals() []*Proposal {
+	if x != nil {
+		return x.Proposals
+	}
+	return nil
+}
+
+func (x *ListProposalsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListProposalsResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
 var File_tabella_v1_service_proto protoreflect.FileDescriptor
 
 const file_tabella_v1_service_proto_rawDesc = "" +
@@ -1504,12 +1766,13 @@ const file_tabella_v1_service_proto_rawDesc = "" +
 	"\x06height\x18\x03 \x01(\x03R\x06height\"N\n" +
 	"\x0fGetTallyRequest\x12#\n" +
 	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x16\n" +
-	"\x06height\x18\x02 \x01(\x03R\x06height\"\xb5\x01\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"\xda\x01\n" +
 	"\x10GetTallyResponse\x12'\n" +
 	"\x05tally\x18\x01 \x01(\v2\x11.tabella.v1.TallyR\x05tally\x124\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1c.tabella.v1.InitiativeStatusR\x06status\x12*\n" +
 	"\x06result\x18\x03 \x01(\v2\x12.tabella.v1.ResultR\x06result\x12\x16\n" +
-	"\x06height\x18\x04 \x01(\x03R\x06height\"e\n" +
+	"\x06height\x18\x04 \x01(\x03R\x06height\x12#\n" +
+	"\rcounts_hidden\x18\x05 \x01(\bR\fcountsHidden\"e\n" +
 	"\x10GetBallotRequest\x12#\n" +
 	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x14\n" +
 	"\x05voter\x18\x02 \x01(\fR\x05voter\x12\x16\n" +
@@ -1574,12 +1837,31 @@ const file_tabella_v1_service_proto_rawDesc = "" +
 	"\x05tally\x18\x01 \x01(\v2\x11.tabella.v1.TallyR\x05tally\x124\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1c.tabella.v1.InitiativeStatusR\x06status\x12*\n" +
 	"\x06result\x18\x03 \x01(\v2\x12.tabella.v1.ResultR\x06result\x12\x16\n" +
-	"\x06height\x18\x04 \x01(\x03R\x06height*i\n" +
+	"\x06height\x18\x04 \x01(\x03R\x06height\"r\n" +
+	"\x12GetProposalRequest\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x1f\n" +
+	"\vproposal_id\x18\x02 \x01(\tR\n" +
+	"proposalId\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\"_\n" +
+	"\x13GetProposalResponse\x120\n" +
+	"\bproposal\x18\x01 \x01(\v2\x14.tabella.v1.ProposalR\bproposal\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"\xc3\x01\n" +
+	"\x14ListProposalsRequest\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x122\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1a.tabella.v1.ProposalStatusR\x06status\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06height\x18\x05 \x01(\x03R\x06height\"\x8b\x01\n" +
+	"\x15ListProposalsResponse\x122\n" +
+	"\tproposals\x18\x01 \x03(\v2\x14.tabella.v1.ProposalR\tproposals\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height*i\n" +
 	"\aTxStage\x12\x18\n" +
 	"\x14TX_STAGE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TX_STAGE_COMMITTED\x10\x01\x12\x15\n" +
 	"\x11TX_STAGE_PROVABLE\x10\x02\x12\x15\n" +
-	"\x11TX_STAGE_REJECTED\x10\x032\x90\a\n" +
+	"\x11TX_STAGE_REJECTED\x10\x032\xb6\b\n" +
 	"\x0eTabellaService\x12N\n" +
 	"\vBroadcastTx\x12\x1e.tabella.v1.BroadcastTxRequest\x1a\x1f.tabella.v1.BroadcastTxResponse\x12T\n" +
 	"\rGetInitiative\x12 .tabella.v1.GetInitiativeRequest\x1a!.tabella.v1.GetInitiativeResponse\x12Z\n" +
@@ -1592,7 +1874,9 @@ const file_tabella_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"GetReceipt\x12\x1d.tabella.v1.GetReceiptRequest\x1a\x1e.tabella.v1.GetReceiptResponse\x12D\n" +
 	"\aWatchTx\x12\x1a.tabella.v1.WatchTxRequest\x1a\x1b.tabella.v1.WatchTxResponse0\x01\x12\\\n" +
-	"\x0fWatchInitiative\x12\".tabella.v1.WatchInitiativeRequest\x1a#.tabella.v1.WatchInitiativeResponse0\x01B7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
+	"\x0fWatchInitiative\x12\".tabella.v1.WatchInitiativeRequest\x1a#.tabella.v1.WatchInitiativeResponse0\x01\x12N\n" +
+	"\vGetProposal\x12\x1e.tabella.v1.GetProposalRequest\x1a\x1f.tabella.v1.GetProposalResponse\x12T\n" +
+	"\rListProposals\x12 .tabella.v1.ListProposalsRequest\x1a!.tabella.v1.ListProposalsResponseB7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
 
 var (
 	file_tabella_v1_service_proto_rawDescOnce sync.Once
@@ -1607,7 +1891,7 @@ func file_tabella_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_tabella_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tabella_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_tabella_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_tabella_v1_service_proto_goTypes = []any{
 	(TxStage)(0),                    // 0: tabella.v1.TxStage
 	(*BroadcastTxRequest)(nil),      // 1: tabella.v1.BroadcastTxRequest
@@ -1633,63 +1917,76 @@ var file_tabella_v1_service_proto_goTypes = []any{
 	(*WatchTxResponse)(nil),         // 21: tabella.v1.WatchTxResponse
 	(*WatchInitiativeRequest)(nil),  // 22: tabella.v1.WatchInitiativeRequest
 	(*WatchInitiativeResponse)(nil), // 23: tabella.v1.WatchInitiativeResponse
-	(*Initiative)(nil),              // 24: tabella.v1.Initiative
-	(InitiativeStatus)(0),           // 25: tabella.v1.InitiativeStatus
-	(*Tally)(nil),                   // 26: tabella.v1.Tally
-	(*Result)(nil),                  // 27: tabella.v1.Result
-	(*BallotRecord)(nil),            // 28: tabella.v1.BallotRecord
-	(*Party)(nil),                   // 29: tabella.v1.Party
-	(*Organiser)(nil),               // 30: tabella.v1.Organiser
-	(*Issuer)(nil),                  // 31: tabella.v1.Issuer
-	(*GovProposal)(nil),             // 32: tabella.v1.GovProposal
+	(*GetProposalRequest)(nil),      // 24: tabella.v1.GetProposalRequest
+	(*GetProposalResponse)(nil),     // 25: tabella.v1.GetProposalResponse
+	(*ListProposalsRequest)(nil),    // 26: tabella.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),   // 27: tabella.v1.ListProposalsResponse
+	(*Initiative)(nil),              // 28: tabella.v1.Initiative
+	(InitiativeStatus)(0),           // 29: tabella.v1.InitiativeStatus
+	(*Tally)(nil),                   // 30: tabella.v1.Tally
+	(*Result)(nil),                  // 31: tabella.v1.Result
+	(*BallotRecord)(nil),            // 32: tabella.v1.BallotRecord
+	(*Party)(nil),                   // 33: tabella.v1.Party
+	(*Organiser)(nil),               // 34: tabella.v1.Organiser
+	(*Issuer)(nil),                  // 35: tabella.v1.Issuer
+	(*GovProposal)(nil),             // 36: tabella.v1.GovProposal
+	(*Proposal)(nil),                // 37: tabella.v1.Proposal
+	(ProposalStatus)(0),             // 38: tabella.v1.ProposalStatus
 }
 var file_tabella_v1_service_proto_depIdxs = []int32{
-	24, // 0: tabella.v1.GetInitiativeResponse.initiative:type_name -> tabella.v1.Initiative
-	25, // 1: tabella.v1.ListInitiativesRequest.status:type_name -> tabella.v1.InitiativeStatus
-	24, // 2: tabella.v1.ListInitiativesResponse.initiatives:type_name -> tabella.v1.Initiative
-	26, // 3: tabella.v1.GetTallyResponse.tally:type_name -> tabella.v1.Tally
-	25, // 4: tabella.v1.GetTallyResponse.status:type_name -> tabella.v1.InitiativeStatus
-	27, // 5: tabella.v1.GetTallyResponse.result:type_name -> tabella.v1.Result
-	28, // 6: tabella.v1.GetBallotResponse.ballot:type_name -> tabella.v1.BallotRecord
-	29, // 7: tabella.v1.ListPartiesResponse.parties:type_name -> tabella.v1.Party
-	30, // 8: tabella.v1.ListPartiesResponse.organisers:type_name -> tabella.v1.Organiser
-	31, // 9: tabella.v1.ListPartiesResponse.issuers:type_name -> tabella.v1.Issuer
-	32, // 10: tabella.v1.GetGovProposalResponse.proposal:type_name -> tabella.v1.GovProposal
+	28, // 0: tabella.v1.GetInitiativeResponse.initiative:type_name -> tabella.v1.Initiative
+	29, // 1: tabella.v1.ListInitiativesRequest.status:type_name -> tabella.v1.InitiativeStatus
+	28, // 2: tabella.v1.ListInitiativesResponse.initiatives:type_name -> tabella.v1.Initiative
+	30, // 3: tabella.v1.GetTallyResponse.tally:type_name -> tabella.v1.Tally
+	29, // 4: tabella.v1.GetTallyResponse.status:type_name -> tabella.v1.InitiativeStatus
+	31, // 5: tabella.v1.GetTallyResponse.result:type_name -> tabella.v1.Result
+	32, // 6: tabella.v1.GetBallotResponse.ballot:type_name -> tabella.v1.BallotRecord
+	33, // 7: tabella.v1.ListPartiesResponse.parties:type_name -> tabella.v1.Party
+	34, // 8: tabella.v1.ListPartiesResponse.organisers:type_name -> tabella.v1.Organiser
+	35, // 9: tabella.v1.ListPartiesResponse.issuers:type_name -> tabella.v1.Issuer
+	36, // 10: tabella.v1.GetGovProposalResponse.proposal:type_name -> tabella.v1.GovProposal
 	18, // 11: tabella.v1.GetReceiptResponse.ballot:type_name -> tabella.v1.ProvenValue
 	18, // 12: tabella.v1.GetReceiptResponse.initiative:type_name -> tabella.v1.ProvenValue
 	18, // 13: tabella.v1.GetReceiptResponse.tally:type_name -> tabella.v1.ProvenValue
 	18, // 14: tabella.v1.GetReceiptResponse.counts:type_name -> tabella.v1.ProvenValue
 	0,  // 15: tabella.v1.WatchTxResponse.stage:type_name -> tabella.v1.TxStage
-	26, // 16: tabella.v1.WatchInitiativeResponse.tally:type_name -> tabella.v1.Tally
-	25, // 17: tabella.v1.WatchInitiativeResponse.status:type_name -> tabella.v1.InitiativeStatus
-	27, // 18: tabella.v1.WatchInitiativeResponse.result:type_name -> tabella.v1.Result
-	1,  // 19: tabella.v1.TabellaService.BroadcastTx:input_type -> tabella.v1.BroadcastTxRequest
-	3,  // 20: tabella.v1.TabellaService.GetInitiative:input_type -> tabella.v1.GetInitiativeRequest
-	5,  // 21: tabella.v1.TabellaService.ListInitiatives:input_type -> tabella.v1.ListInitiativesRequest
-	7,  // 22: tabella.v1.TabellaService.GetTally:input_type -> tabella.v1.GetTallyRequest
-	9,  // 23: tabella.v1.TabellaService.GetBallot:input_type -> tabella.v1.GetBallotRequest
-	11, // 24: tabella.v1.TabellaService.ListParties:input_type -> tabella.v1.ListPartiesRequest
-	13, // 25: tabella.v1.TabellaService.GetGovProposal:input_type -> tabella.v1.GetGovProposalRequest
-	15, // 26: tabella.v1.TabellaService.GetChainInfo:input_type -> tabella.v1.GetChainInfoRequest
-	17, // 27: tabella.v1.TabellaService.GetReceipt:input_type -> tabella.v1.GetReceiptRequest
-	20, // 28: tabella.v1.TabellaService.WatchTx:input_type -> tabella.v1.WatchTxRequest
-	22, // 29: tabella.v1.TabellaService.WatchInitiative:input_type -> tabella.v1.WatchInitiativeRequest
-	2,  // 30: tabella.v1.TabellaService.BroadcastTx:output_type -> tabella.v1.BroadcastTxResponse
-	4,  // 31: tabella.v1.TabellaService.GetInitiative:output_type -> tabella.v1.GetInitiativeResponse
-	6,  // 32: tabella.v1.TabellaService.ListInitiatives:output_type -> tabella.v1.ListInitiativesResponse
-	8,  // 33: tabella.v1.TabellaService.GetTally:output_type -> tabella.v1.GetTallyResponse
-	10, // 34: tabella.v1.TabellaService.GetBallot:output_type -> tabella.v1.GetBallotResponse
-	12, // 35: tabella.v1.TabellaService.ListParties:output_type -> tabella.v1.ListPartiesResponse
-	14, // 36: tabella.v1.TabellaService.GetGovProposal:output_type -> tabella.v1.GetGovProposalResponse
-	16, // 37: tabella.v1.TabellaService.GetChainInfo:output_type -> tabella.v1.GetChainInfoResponse
-	19, // 38: tabella.v1.TabellaService.GetReceipt:output_type -> tabella.v1.GetReceiptResponse
-	21, // 39: tabella.v1.TabellaService.WatchTx:output_type -> tabella.v1.WatchTxResponse
-	23, // 40: tabella.v1.TabellaService.WatchInitiative:output_type -> tabella.v1.WatchInitiativeResponse
-	30, // [30:41] is the sub-list for method output_type
-	19, // [19:30] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	30, // 16: tabella.v1.WatchInitiativeResponse.tally:type_name -> tabella.v1.Tally
+	29, // 17: tabella.v1.WatchInitiativeResponse.status:type_name -> tabella.v1.InitiativeStatus
+	31, // 18: tabella.v1.WatchInitiativeResponse.result:type_name -> tabella.v1.Result
+	37, // 19: tabella.v1.GetProposalResponse.proposal:type_name -> tabella.v1.Proposal
+	38, // 20: tabella.v1.ListProposalsRequest.status:type_name -> tabella.v1.ProposalStatus
+	37, // 21: tabella.v1.ListProposalsResponse.proposals:type_name -> tabella.v1.Proposal
+	1,  // 22: tabella.v1.TabellaService.BroadcastTx:input_type -> tabella.v1.BroadcastTxRequest
+	3,  // 23: tabella.v1.TabellaService.GetInitiative:input_type -> tabella.v1.GetInitiativeRequest
+	5,  // 24: tabella.v1.TabellaService.ListInitiatives:input_type -> tabella.v1.ListInitiativesRequest
+	7,  // 25: tabella.v1.TabellaService.GetTally:input_type -> tabella.v1.GetTallyRequest
+	9,  // 26: tabella.v1.TabellaService.GetBallot:input_type -> tabella.v1.GetBallotRequest
+	11, // 27: tabella.v1.TabellaService.ListParties:input_type -> tabella.v1.ListPartiesRequest
+	13, // 28: tabella.v1.TabellaService.GetGovProposal:input_type -> tabella.v1.GetGovProposalRequest
+	15, // 29: tabella.v1.TabellaService.GetChainInfo:input_type -> tabella.v1.GetChainInfoRequest
+	17, // 30: tabella.v1.TabellaService.GetReceipt:input_type -> tabella.v1.GetReceiptRequest
+	20, // 31: tabella.v1.TabellaService.WatchTx:input_type -> tabella.v1.WatchTxRequest
+	22, // 32: tabella.v1.TabellaService.WatchInitiative:input_type -> tabella.v1.WatchInitiativeRequest
+	24, // 33: tabella.v1.TabellaService.GetProposal:input_type -> tabella.v1.GetProposalRequest
+	26, // 34: tabella.v1.TabellaService.ListProposals:input_type -> tabella.v1.ListProposalsRequest
+	2,  // 35: tabella.v1.TabellaService.BroadcastTx:output_type -> tabella.v1.BroadcastTxResponse
+	4,  // 36: tabella.v1.TabellaService.GetInitiative:output_type -> tabella.v1.GetInitiativeResponse
+	6,  // 37: tabella.v1.TabellaService.ListInitiatives:output_type -> tabella.v1.ListInitiativesResponse
+	8,  // 38: tabella.v1.TabellaService.GetTally:output_type -> tabella.v1.GetTallyResponse
+	10, // 39: tabella.v1.TabellaService.GetBallot:output_type -> tabella.v1.GetBallotResponse
+	12, // 40: tabella.v1.TabellaService.ListParties:output_type -> tabella.v1.ListPartiesResponse
+	14, // 41: tabella.v1.TabellaService.GetGovProposal:output_type -> tabella.v1.GetGovProposalResponse
+	16, // 42: tabella.v1.TabellaService.GetChainInfo:output_type -> tabella.v1.GetChainInfoResponse
+	19, // 43: tabella.v1.TabellaService.GetReceipt:output_type -> tabella.v1.GetReceiptResponse
+	21, // 44: tabella.v1.TabellaService.WatchTx:output_type -> tabella.v1.WatchTxResponse
+	23, // 45: tabella.v1.TabellaService.WatchInitiative:output_type -> tabella.v1.WatchInitiativeResponse
+	25, // 46: tabella.v1.TabellaService.GetProposal:output_type -> tabella.v1.GetProposalResponse
+	27, // 47: tabella.v1.TabellaService.ListProposals:output_type -> tabella.v1.ListProposalsResponse
+	35, // [35:48] is the sub-list for method output_type
+	22, // [22:35] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_service_proto_init() }
@@ -1704,7 +2001,7 @@ func file_tabella_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tabella_v1_service_proto_rawDesc), len(file_tabella_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,8 @@ const (
 	TabellaService_GetReceipt_FullMethodName      = "/tabella.v1.TabellaService/GetReceipt"
 	TabellaService_WatchTx_FullMethodName         = "/tabella.v1.TabellaService/WatchTx"
 	TabellaService_WatchInitiative_FullMethodName = "/tabella.v1.TabellaService/WatchInitiative"
+	TabellaService_GetProposal_FullMethodName     = "/tabella.v1.TabellaService/GetProposal"
+	TabellaService_ListProposals_FullMethodName   = "/tabella.v1.TabellaService/ListProposals"
 )
 
 // TabellaServiceClient is the client API for TabellaService service.
@@ -61,6 +63,11 @@ type TabellaServiceClient interface {
 	// WatchInitiative streams the initiative's tally at every committed
 	// height where it changed, starting with the current one.
 	WatchInitiative(ctx context.Context, in *WatchInitiativeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchInitiativeResponse], error)
+	// GetProposal returns one proposal (project or candidacy) with its
+	// reviews.
+	GetProposal(ctx context.Context, in *GetProposalRequest, opts ...grpc.CallOption) (*GetProposalResponse, error)
+	// ListProposals lists an initiative's proposals in id order.
+	ListProposals(ctx context.Context, in *ListProposalsRequest, opts ...grpc.CallOption) (*ListProposalsResponse, error)
 }
 
 type tabellaServiceClient struct {
@@ -199,6 +206,26 @@ func (c *tabellaServiceClient) WatchInitiative(ctx context.Context, in *WatchIni
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TabellaService_WatchInitiativeClient = grpc.ServerStreamingClient[WatchInitiativeResponse]
 
+func (c *tabellaServiceClient) GetProposal(ctx context.Context, in *GetProposalRequest, opts ...grpc.CallOption) (*GetProposalResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProposalResponse)
+	err := c.cc.Invoke(ctx, TabellaService_GetProposal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tabellaServiceClient) ListProposals(ctx context.Context, in *ListProposalsRequest, opts ...grpc.CallOption) (*ListProposalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListProposalsResponse)
+	err := c.cc.Invoke(ctx, TabellaService_ListProposals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TabellaServiceServer is the server API for TabellaService service.
 // All implementations must embed UnimplementedTabellaServiceServer
 // for forward compatibility.
@@ -228,6 +255,11 @@ type TabellaServiceServer interface {
 	// WatchInitiative streams the initiative's tally at every committed
 	// height where it changed, starting with the current one.
 	WatchInitiative(*WatchInitiativeRequest, grpc.ServerStreamingServer[WatchInitiativeResponse]) error
+	// GetProposal returns one proposal (project or candidacy) with its
+	// reviews.
+	GetProposal(context.Context, *GetProposalRequest) (*GetProposalResponse, error)
+	// ListProposals lists an initiative's proposals in id order.
+	ListProposals(context.Context, *ListProposalsRequest) (*ListProposalsResponse, error)
 	mustEmbedUnimplementedTabellaServiceServer()
 }
 
@@ -270,6 +302,12 @@ func (UnimplementedTabellaServiceServer) WatchTx(*WatchTxRequest, grpc.ServerStr
 }
 func (UnimplementedTabellaServiceServer) WatchInitiative(*WatchInitiativeRequest, grpc.ServerStreamingServer[WatchInitiativeResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchInitiative not implemented")
+}
+func (UnimplementedTabellaServiceServer) GetProposal(context.Context, *GetProposalRequest) (*GetProposalResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProposal not implemented")
+}
+func (UnimplementedTabellaServiceServer) ListProposals(context.Context, *ListProposalsRequest) (*ListProposalsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListProposals not implemented")
 }
 func (UnimplementedTabellaServiceServer) mustEmbedUnimplementedTabellaServiceServer() {}
 func (UnimplementedTabellaServiceServer) testEmbeddedByValue()                        {}
@@ -476,6 +514,42 @@ func _TabellaService_WatchInitiative_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TabellaService_WatchInitiativeServer = grpc.ServerStreamingServer[WatchInitiativeResponse]
 
+func _TabellaService_GetProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProposalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TabellaServiceServer).GetProposal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TabellaService_GetProposal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TabellaServiceServer).GetProposal(ctx, req.(*GetProposalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TabellaService_ListProposals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListProposalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TabellaServiceServer).ListProposals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TabellaService_ListProposals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TabellaServiceServer).ListProposals(ctx, req.(*ListProposalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TabellaService_ServiceDesc is the grpc.ServiceDesc for TabellaService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -518,6 +592,14 @@ var TabellaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetReceipt",
 			Handler:    _TabellaService_GetReceipt_Handler,
+		},
+		{
+			MethodName: "GetProposal",
+			Handler:    _TabellaService_GetProposal_Handler,
+		},
+		{
+			MethodName: "ListProposals",
+			Handler:    _TabellaService_ListProposals_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

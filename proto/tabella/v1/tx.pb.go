@@ -148,6 +148,11 @@ type TxBody struct {
 	//	*TxBody_CreateInitiative
 	//	*TxBody_GovPropose
 	//	*TxBody_GovVote
+	//	*TxBody_SubmitProposal
+	//	*TxBody_ReviewProposal
+	//	*TxBody_RegisterCandidate
+	//	*TxBody_WithdrawBallot
+	//	*TxBody_CancelInitiative
 	Msg           isTxBody_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -240,6 +245,51 @@ func (x *TxBody) GetGovVote() *GovVote {
 	return nil
 }
 
+func (x *TxBody) GetSubmitProposal() *SubmitProposal {
+	if x != nil {
+		if x, ok := x.Msg.(*TxBody_SubmitProposal); ok {
+			return x.SubmitProposal
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetReviewProposal() *ReviewProposal {
+	if x != nil {
+		if x, ok := x.Msg.(*TxBody_ReviewProposal); ok {
+			return x.ReviewProposal
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetRegisterCandidate() *RegisterCandidate {
+	if x != nil {
+		if x, ok := x.Msg.(*TxBody_RegisterCandidate); ok {
+			return x.RegisterCandidate
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetWithdrawBallot() *WithdrawBallot {
+	if x != nil {
+		if x, ok := x.Msg.(*TxBody_WithdrawBallot); ok {
+			return x.WithdrawBallot
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetCancelInitiative() *CancelInitiative {
+	if x != nil {
+		if x, ok := x.Msg.(*TxBody_CancelInitiative); ok {
+			return x.CancelInitiative
+		}
+	}
+	return nil
+}
+
 type isTxBody_Msg interface {
 	isTxBody_Msg()
 }
@@ -260,6 +310,26 @@ type TxBody_GovVote struct {
 	GovVote *GovVote `protobuf:"bytes,13,opt,name=gov_vote,json=govVote,proto3,oneof"`
 }
 
+type TxBody_SubmitProposal struct {
+	SubmitProposal *SubmitProposal `protobuf:"bytes,14,opt,name=submit_proposal,json=submitProposal,proto3,oneof"`
+}
+
+type TxBody_ReviewProposal struct {
+	ReviewProposal *ReviewProposal `protobuf:"bytes,15,opt,name=review_proposal,json=reviewProposal,proto3,oneof"`
+}
+
+type TxBody_RegisterCandidate struct {
+	RegisterCandidate *RegisterCandidate `protobuf:"bytes,16,opt,name=register_candidate,json=registerCandidate,proto3,oneof"`
+}
+
+type TxBody_WithdrawBallot struct {
+	WithdrawBallot *WithdrawBallot `protobuf:"bytes,17,opt,name=withdraw_ballot,json=withdrawBallot,proto3,oneof"`
+}
+
+type TxBody_CancelInitiative struct {
+	CancelInitiative *CancelInitiative `protobuf:"bytes,18,opt,name=cancel_initiative,json=cancelInitiative,proto3,oneof"`
+}
+
 func (*TxBody_CastBallot) isTxBody_Msg() {}
 
 func (*TxBody_CreateInitiative) isTxBody_Msg() {}
@@ -267,6 +337,16 @@ func (*TxBody_CreateInitiative) isTxBody_Msg() {}
 func (*TxBody_GovPropose) isTxBody_Msg() {}
 
 func (*TxBody_GovVote) isTxBody_Msg() {}
+
+func (*TxBody_SubmitProposal) isTxBody_Msg() {}
+
+func (*TxBody_ReviewProposal) isTxBody_Msg() {}
+
+func (*TxBody_RegisterCandidate) isTxBody_Msg() {}
+
+func (*TxBody_WithdrawBallot) isTxBody_Msg() {}
+
+func (*TxBody_CancelInitiative) isTxBody_Msg() {}
 
 // CastBallot records the signer's ballot in an initiative. The signer's key
 // is the voter key and must be the key the credential certifies.
@@ -530,6 +610,380 @@ func (x *GovVote) GetApprove() bool {
 	return false
 }
 
+// SubmitProposal submits a project to a BUDGET's proposal window. The
+// signer must be the key the credential certifies, and eligible.
+type SubmitProposal struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	Credential   *SignedCredential      `protobuf:"bytes,2,opt,name=credential,proto3" json:"credential,omitempty"`
+	// proposal_id is chosen by the submitter, unique within the initiative.
+	ProposalId string `protobuf:"bytes,3,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
+	Title      string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Summary    string `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	// cost in whole units of the budget's currency.
+	Cost           uint64 `protobuf:"varint,6,opt,name=cost,proto3" json:"cost,omitempty"`
+	DocumentUri    string `protobuf:"bytes,7,opt,name=document_uri,json=documentUri,proto3" json:"document_uri,omitempty"`
+	DocumentSha256 []byte `protobuf:"bytes,8,opt,name=document_sha256,json=documentSha256,proto3" json:"document_sha256,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SubmitProposal) Reset() {
+	*x = SubmitProposal{}
+	mi := &file_tabella_v1_tx_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitProposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitProposal) ProtoMessage() {}
+
+func (x *SubmitProposal) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_tx_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitProposal.ProtoReflect.Descriptor instead.
+func (*SubmitProposal) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_tx_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SubmitProposal) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *SubmitProposal) GetCredential() *SignedCredential {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
+func (x *SubmitProposal) GetProposalId() string {
+	if x != nil {
+		return x.ProposalId
+	}
+	return ""
+}
+
+func (x *SubmitProposal) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *SubmitProposal) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *SubmitProposal) GetCost() uint64 {
+	if x != nil {
+		return x.Cost
+	}
+	return 0
+}
+
+func (x *SubmitProposal) GetDocumentUri() string {
+	if x != nil {
+		return x.DocumentUri
+	}
+	return ""
+}
+
+func (x *SubmitProposal) GetDocumentSha256() []byte {
+	if x != nil {
+		return x.DocumentSha256
+	}
+	return nil
+}
+
+// RegisterCandidate registers the signer as a candidate in an ELECTION's
+// candidacy window. The signer must be the key the credential certifies,
+// and eligible to stand.
+type RegisterCandidate struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	Credential   *SignedCredential      `protobuf:"bytes,2,opt,name=credential,proto3" json:"credential,omitempty"`
+	// candidate_id is the option id on the ballot, unique within the
+	// initiative.
+	CandidateId   string `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	Statement     string `protobuf:"bytes,5,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterCandidate) Reset() {
+	*x = RegisterCandidate{}
+	mi := &file_tabella_v1_tx_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterCandidate) ProtoMessage() {}
+
+func (x *RegisterCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_tx_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterCandidate.ProtoReflect.Descriptor instead.
+func (*RegisterCandidate) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_tx_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RegisterCandidate) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *RegisterCandidate) GetCredential() *SignedCredential {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
+func (x *RegisterCandidate) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *RegisterCandidate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RegisterCandidate) GetStatement() string {
+	if x != nil {
+		return x.Statement
+	}
+	return ""
+}
+
+// ReviewProposal approves or rejects a pending proposal during the review
+// window. With DUAL review the signer is an admin key of party_id; with
+// ORGANISER review party_id is empty and the signer is the organiser.
+type ReviewProposal struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	ProposalId   string                 `protobuf:"bytes,2,opt,name=proposal_id,json=proposalId,proto3" json:"proposal_id,omitempty"`
+	PartyId      string                 `protobuf:"bytes,3,opt,name=party_id,json=partyId,proto3" json:"party_id,omitempty"`
+	Approve      bool                   `protobuf:"varint,4,opt,name=approve,proto3" json:"approve,omitempty"`
+	// note explains the decision (optional).
+	Note          string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewProposal) Reset() {
+	*x = ReviewProposal{}
+	mi := &file_tabella_v1_tx_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewProposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewProposal) ProtoMessage() {}
+
+func (x *ReviewProposal) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_tx_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewProposal.ProtoReflect.Descriptor instead.
+func (*ReviewProposal) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_tx_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReviewProposal) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *ReviewProposal) GetProposalId() string {
+	if x != nil {
+		return x.ProposalId
+	}
+	return ""
+}
+
+func (x *ReviewProposal) GetPartyId() string {
+	if x != nil {
+		return x.PartyId
+	}
+	return ""
+}
+
+func (x *ReviewProposal) GetApprove() bool {
+	if x != nil {
+		return x.Approve
+	}
+	return false
+}
+
+func (x *ReviewProposal) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// WithdrawBallot withdraws the signer's live ballot (a petition
+// signature) while voting is open, where the initiative allows it.
+type WithdrawBallot struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	// sequence must be above the live ballot's.
+	Sequence      uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawBallot) Reset() {
+	*x = WithdrawBallot{}
+	mi := &file_tabella_v1_tx_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawBallot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawBallot) ProtoMessage() {}
+
+func (x *WithdrawBallot) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_tx_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawBallot.ProtoReflect.Descriptor instead.
+func (*WithdrawBallot) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_tx_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *WithdrawBallot) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *WithdrawBallot) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+// CancelInitiative cancels an initiative before voting closes. The signer
+// must be the initiative's organiser.
+type CancelInitiative struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId  string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelInitiative) Reset() {
+	*x = CancelInitiative{}
+	mi := &file_tabella_v1_tx_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelInitiative) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelInitiative) ProtoMessage() {}
+
+func (x *CancelInitiative) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_tx_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelInitiative.ProtoReflect.Descriptor instead.
+func (*CancelInitiative) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_tx_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CancelInitiative) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *CancelInitiative) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_tabella_v1_tx_proto protoreflect.FileDescriptor
 
 const file_tabella_v1_tx_proto_rawDesc = "" +
@@ -544,7 +998,7 @@ const file_tabella_v1_tx_proto_rawDesc = "" +
 	"\tSignature\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xb3\x02\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xa5\x05\n" +
 	"\x06TxBody\x12\x19\n" +
 	"\bchain_id\x18\x01 \x01(\tR\achainId\x12\x12\n" +
 	"\x04memo\x18\x02 \x01(\tR\x04memo\x129\n" +
@@ -554,7 +1008,12 @@ const file_tabella_v1_tx_proto_rawDesc = "" +
 	"\x11create_initiative\x18\v \x01(\v2\x1c.tabella.v1.CreateInitiativeH\x00R\x10createInitiative\x129\n" +
 	"\vgov_propose\x18\f \x01(\v2\x16.tabella.v1.GovProposeH\x00R\n" +
 	"govPropose\x120\n" +
-	"\bgov_vote\x18\r \x01(\v2\x13.tabella.v1.GovVoteH\x00R\agovVoteB\x05\n" +
+	"\bgov_vote\x18\r \x01(\v2\x13.tabella.v1.GovVoteH\x00R\agovVote\x12E\n" +
+	"\x0fsubmit_proposal\x18\x0e \x01(\v2\x1a.tabella.v1.SubmitProposalH\x00R\x0esubmitProposal\x12E\n" +
+	"\x0freview_proposal\x18\x0f \x01(\v2\x1a.tabella.v1.ReviewProposalH\x00R\x0ereviewProposal\x12N\n" +
+	"\x12register_candidate\x18\x10 \x01(\v2\x1d.tabella.v1.RegisterCandidateH\x00R\x11registerCandidate\x12E\n" +
+	"\x0fwithdraw_ballot\x18\x11 \x01(\v2\x1a.tabella.v1.WithdrawBallotH\x00R\x0ewithdrawBallot\x12K\n" +
+	"\x11cancel_initiative\x18\x12 \x01(\v2\x1c.tabella.v1.CancelInitiativeH\x00R\x10cancelInitiativeB\x05\n" +
 	"\x03msg\"\xab\x01\n" +
 	"\n" +
 	"CastBallot\x12#\n" +
@@ -580,7 +1039,40 @@ const file_tabella_v1_tx_proto_rawDesc = "" +
 	"\bparty_id\x18\x01 \x01(\tR\apartyId\x12\x1f\n" +
 	"\vproposal_id\x18\x02 \x01(\tR\n" +
 	"proposalId\x12\x18\n" +
-	"\aapprove\x18\x03 \x01(\bR\aapproveB7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
+	"\aapprove\x18\x03 \x01(\bR\aapprove\"\xa4\x02\n" +
+	"\x0eSubmitProposal\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12<\n" +
+	"\n" +
+	"credential\x18\x02 \x01(\v2\x1c.tabella.v1.SignedCredentialR\n" +
+	"credential\x12\x1f\n" +
+	"\vproposal_id\x18\x03 \x01(\tR\n" +
+	"proposalId\x12\x14\n" +
+	"\x05title\x18\x04 \x01(\tR\x05title\x12\x18\n" +
+	"\asummary\x18\x05 \x01(\tR\asummary\x12\x12\n" +
+	"\x04cost\x18\x06 \x01(\x04R\x04cost\x12!\n" +
+	"\fdocument_uri\x18\a \x01(\tR\vdocumentUri\x12'\n" +
+	"\x0fdocument_sha256\x18\b \x01(\fR\x0edocumentSha256\"\xcb\x01\n" +
+	"\x11RegisterCandidate\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12<\n" +
+	"\n" +
+	"credential\x18\x02 \x01(\v2\x1c.tabella.v1.SignedCredentialR\n" +
+	"credential\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x1c\n" +
+	"\tstatement\x18\x05 \x01(\tR\tstatement\"\x9f\x01\n" +
+	"\x0eReviewProposal\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x1f\n" +
+	"\vproposal_id\x18\x02 \x01(\tR\n" +
+	"proposalId\x12\x19\n" +
+	"\bparty_id\x18\x03 \x01(\tR\apartyId\x12\x18\n" +
+	"\aapprove\x18\x04 \x01(\bR\aapprove\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\"Q\n" +
+	"\x0eWithdrawBallot\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\"O\n" +
+	"\x10CancelInitiative\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reasonB7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
 
 var (
 	file_tabella_v1_tx_proto_rawDescOnce sync.Once
@@ -594,33 +1086,45 @@ func file_tabella_v1_tx_proto_rawDescGZIP() []byte {
 	return file_tabella_v1_tx_proto_rawDescData
 }
 
-var file_tabella_v1_tx_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_tabella_v1_tx_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_tabella_v1_tx_proto_goTypes = []any{
-	(*Tx)(nil),               // 0: tabella.v1.Tx
-	(*Signature)(nil),        // 1: tabella.v1.Signature
-	(*TxBody)(nil),           // 2: tabella.v1.TxBody
-	(*CastBallot)(nil),       // 3: tabella.v1.CastBallot
-	(*CreateInitiative)(nil), // 4: tabella.v1.CreateInitiative
-	(*GovPropose)(nil),       // 5: tabella.v1.GovPropose
-	(*GovVote)(nil),          // 6: tabella.v1.GovVote
-	(*SignedCredential)(nil), // 7: tabella.v1.SignedCredential
-	(*InitiativeSpec)(nil),   // 8: tabella.v1.InitiativeSpec
-	(*GovAction)(nil),        // 9: tabella.v1.GovAction
+	(*Tx)(nil),                // 0: tabella.v1.Tx
+	(*Signature)(nil),         // 1: tabella.v1.Signature
+	(*TxBody)(nil),            // 2: tabella.v1.TxBody
+	(*CastBallot)(nil),        // 3: tabella.v1.CastBallot
+	(*CreateInitiative)(nil),  // 4: tabella.v1.CreateInitiative
+	(*GovPropose)(nil),        // 5: tabella.v1.GovPropose
+	(*GovVote)(nil),           // 6: tabella.v1.GovVote
+	(*SubmitProposal)(nil),    // 7: tabella.v1.SubmitProposal
+	(*RegisterCandidate)(nil), // 8: tabella.v1.RegisterCandidate
+	(*ReviewProposal)(nil),    // 9: tabella.v1.ReviewProposal
+	(*WithdrawBallot)(nil),    // 10: tabella.v1.WithdrawBallot
+	(*CancelInitiative)(nil),  // 11: tabella.v1.CancelInitiative
+	(*SignedCredential)(nil),  // 12: tabella.v1.SignedCredential
+	(*InitiativeSpec)(nil),    // 13: tabella.v1.InitiativeSpec
+	(*GovAction)(nil),         // 14: tabella.v1.GovAction
 }
 var file_tabella_v1_tx_proto_depIdxs = []int32{
-	1, // 0: tabella.v1.Tx.signatures:type_name -> tabella.v1.Signature
-	3, // 1: tabella.v1.TxBody.cast_ballot:type_name -> tabella.v1.CastBallot
-	4, // 2: tabella.v1.TxBody.create_initiative:type_name -> tabella.v1.CreateInitiative
-	5, // 3: tabella.v1.TxBody.gov_propose:type_name -> tabella.v1.GovPropose
-	6, // 4: tabella.v1.TxBody.gov_vote:type_name -> tabella.v1.GovVote
-	7, // 5: tabella.v1.CastBallot.credential:type_name -> tabella.v1.SignedCredential
-	8, // 6: tabella.v1.CreateInitiative.spec:type_name -> tabella.v1.InitiativeSpec
-	9, // 7: tabella.v1.GovPropose.action:type_name -> tabella.v1.GovAction
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	1,  // 0: tabella.v1.Tx.signatures:type_name -> tabella.v1.Signature
+	3,  // 1: tabella.v1.TxBody.cast_ballot:type_name -> tabella.v1.CastBallot
+	4,  // 2: tabella.v1.TxBody.create_initiative:type_name -> tabella.v1.CreateInitiative
+	5,  // 3: tabella.v1.TxBody.gov_propose:type_name -> tabella.v1.GovPropose
+	6,  // 4: tabella.v1.TxBody.gov_vote:type_name -> tabella.v1.GovVote
+	7,  // 5: tabella.v1.TxBody.submit_proposal:type_name -> tabella.v1.SubmitProposal
+	9,  // 6: tabella.v1.TxBody.review_proposal:type_name -> tabella.v1.ReviewProposal
+	8,  // 7: tabella.v1.TxBody.register_candidate:type_name -> tabella.v1.RegisterCandidate
+	10, // 8: tabella.v1.TxBody.withdraw_ballot:type_name -> tabella.v1.WithdrawBallot
+	11, // 9: tabella.v1.TxBody.cancel_initiative:type_name -> tabella.v1.CancelInitiative
+	12, // 10: tabella.v1.CastBallot.credential:type_name -> tabella.v1.SignedCredential
+	13, // 11: tabella.v1.CreateInitiative.spec:type_name -> tabella.v1.InitiativeSpec
+	14, // 12: tabella.v1.GovPropose.action:type_name -> tabella.v1.GovAction
+	12, // 13: tabella.v1.SubmitProposal.credential:type_name -> tabella.v1.SignedCredential
+	12, // 14: tabella.v1.RegisterCandidate.credential:type_name -> tabella.v1.SignedCredential
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_tx_proto_init() }
@@ -634,6 +1138,11 @@ func file_tabella_v1_tx_proto_init() {
 		(*TxBody_CreateInitiative)(nil),
 		(*TxBody_GovPropose)(nil),
 		(*TxBody_GovVote)(nil),
+		(*TxBody_SubmitProposal)(nil),
+		(*TxBody_ReviewProposal)(nil),
+		(*TxBody_RegisterCandidate)(nil),
+		(*TxBody_WithdrawBallot)(nil),
+		(*TxBody_CancelInitiative)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -641,7 +1150,7 @@ func file_tabella_v1_tx_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tabella_v1_tx_proto_rawDesc), len(file_tabella_v1_tx_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -184,13 +184,22 @@ type InitiativeStatus int32
 
 const (
 	InitiativeStatus_INITIATIVE_STATUS_UNSPECIFIED InitiativeStatus = 0
-	// SCHEDULED: created, voting not yet open.
+	// SCHEDULED: created; the next window (proposals or voting) has not
+	// opened yet.
 	InitiativeStatus_INITIATIVE_STATUS_SCHEDULED InitiativeStatus = 1
+	// PROPOSALS: the proposal (or candidacy) window is open.
 	InitiativeStatus_INITIATIVE_STATUS_PROPOSALS InitiativeStatus = 2
-	InitiativeStatus_INITIATIVE_STATUS_REVIEW    InitiativeStatus = 3
-	InitiativeStatus_INITIATIVE_STATUS_VOTING    InitiativeStatus = 4
-	InitiativeStatus_INITIATIVE_STATUS_CLOSED    InitiativeStatus = 5
+	// REVIEW: proposals are closed and reviewers approve or reject them.
+	InitiativeStatus_INITIATIVE_STATUS_REVIEW InitiativeStatus = 3
+	// VOTING: ballots are accepted.
+	InitiativeStatus_INITIATIVE_STATUS_VOTING InitiativeStatus = 4
+	// CLOSED: voting has ended and the result is frozen.
+	InitiativeStatus_INITIATIVE_STATUS_CLOSED InitiativeStatus = 5
+	// CANCELLED: the organiser cancelled it before voting closed.
 	InitiativeStatus_INITIATIVE_STATUS_CANCELLED InitiativeStatus = 6
+	// CLOSING: voting has ended; the count of a large initiative is being
+	// completed over the next blocks (bounded work per block).
+	InitiativeStatus_INITIATIVE_STATUS_CLOSING InitiativeStatus = 7
 )
 
 // Enum value maps for InitiativeStatus.
@@ -203,6 +212,7 @@ var (
 		4: "INITIATIVE_STATUS_VOTING",
 		5: "INITIATIVE_STATUS_CLOSED",
 		6: "INITIATIVE_STATUS_CANCELLED",
+		7: "INITIATIVE_STATUS_CLOSING",
 	}
 	InitiativeStatus_value = map[string]int32{
 		"INITIATIVE_STATUS_UNSPECIFIED": 0,
@@ -212,6 +222,7 @@ var (
 		"INITIATIVE_STATUS_VOTING":      4,
 		"INITIATIVE_STATUS_CLOSED":      5,
 		"INITIATIVE_STATUS_CANCELLED":   6,
+		"INITIATIVE_STATUS_CLOSING":     7,
 	}
 )
 
@@ -304,6 +315,229 @@ func (x Operator) Number() protoreflect.EnumNumber {
 // Deprecated: Use Operator.Descriptor instead.
 func (Operator) EnumDescriptor() ([]byte, []int) {
 	return file_tabella_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+// BudgetBallotRule is the rule a BUDGET ballot's selection must follow.
+// The ballot's min_selections and max_selections apply under every rule.
+type BudgetBallotRule int32
+
+const (
+	BudgetBallotRule_BUDGET_BALLOT_RULE_UNSPECIFIED BudgetBallotRule = 0
+	// WITHIN_BUDGET: the selected projects cost at most the budget.
+	BudgetBallotRule_BUDGET_BALLOT_RULE_WITHIN_BUDGET BudgetBallotRule = 1
+	// PROJECT_COUNT: only min_selections and max_selections apply.
+	BudgetBallotRule_BUDGET_BALLOT_RULE_PROJECT_COUNT BudgetBallotRule = 2
+	// MIN_SHARE: the selected projects cost at least min_share_bp of the
+	// budget and at most the budget.
+	BudgetBallotRule_BUDGET_BALLOT_RULE_MIN_SHARE BudgetBallotRule = 3
+)
+
+// Enum value maps for BudgetBallotRule.
+var (
+	BudgetBallotRule_name = map[int32]string{
+		0: "BUDGET_BALLOT_RULE_UNSPECIFIED",
+		1: "BUDGET_BALLOT_RULE_WITHIN_BUDGET",
+		2: "BUDGET_BALLOT_RULE_PROJECT_COUNT",
+		3: "BUDGET_BALLOT_RULE_MIN_SHARE",
+	}
+	BudgetBallotRule_value = map[string]int32{
+		"BUDGET_BALLOT_RULE_UNSPECIFIED":   0,
+		"BUDGET_BALLOT_RULE_WITHIN_BUDGET": 1,
+		"BUDGET_BALLOT_RULE_PROJECT_COUNT": 2,
+		"BUDGET_BALLOT_RULE_MIN_SHARE":     3,
+	}
+)
+
+func (x BudgetBallotRule) Enum() *BudgetBallotRule {
+	p := new(BudgetBallotRule)
+	*p = x
+	return p
+}
+
+func (x BudgetBallotRule) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BudgetBallotRule) Descriptor() protoreflect.EnumDescriptor {
+	return file_tabella_v1_types_proto_enumTypes[5].Descriptor()
+}
+
+func (BudgetBallotRule) Type() protoreflect.EnumType {
+	return &file_tabella_v1_types_proto_enumTypes[5]
+}
+
+func (x BudgetBallotRule) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BudgetBallotRule.Descriptor instead.
+func (BudgetBallotRule) EnumDescriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{5}
+}
+
+// ReviewMode is how submitted proposals reach the ballot.
+type ReviewMode int32
+
+const (
+	ReviewMode_REVIEW_MODE_UNSPECIFIED ReviewMode = 0
+	// NONE: every submission is on the ballot.
+	ReviewMode_REVIEW_MODE_NONE ReviewMode = 1
+	// ORGANISER: the organiser approves or rejects each submission.
+	ReviewMode_REVIEW_MODE_ORGANISER ReviewMode = 2
+	// DUAL: consortium parties review; a submission is approved once
+	// government_approvals government parties and civil_society_approvals
+	// civil-society parties approve it.
+	ReviewMode_REVIEW_MODE_DUAL ReviewMode = 3
+)
+
+// Enum value maps for ReviewMode.
+var (
+	ReviewMode_name = map[int32]string{
+		0: "REVIEW_MODE_UNSPECIFIED",
+		1: "REVIEW_MODE_NONE",
+		2: "REVIEW_MODE_ORGANISER",
+		3: "REVIEW_MODE_DUAL",
+	}
+	ReviewMode_value = map[string]int32{
+		"REVIEW_MODE_UNSPECIFIED": 0,
+		"REVIEW_MODE_NONE":        1,
+		"REVIEW_MODE_ORGANISER":   2,
+		"REVIEW_MODE_DUAL":        3,
+	}
+)
+
+func (x ReviewMode) Enum() *ReviewMode {
+	p := new(ReviewMode)
+	*p = x
+	return p
+}
+
+func (x ReviewMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReviewMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_tabella_v1_types_proto_enumTypes[6].Descriptor()
+}
+
+func (ReviewMode) Type() protoreflect.EnumType {
+	return &file_tabella_v1_types_proto_enumTypes[6]
+}
+
+func (x ReviewMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReviewMode.Descriptor instead.
+func (ReviewMode) EnumDescriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{6}
+}
+
+type ResultOutcome int32
+
+const (
+	ResultOutcome_RESULT_OUTCOME_UNSPECIFIED ResultOutcome = 0
+	// SUCCEEDED: a PETITION reached its signature threshold.
+	ResultOutcome_RESULT_OUTCOME_SUCCEEDED ResultOutcome = 1
+	// FAILED: a PETITION closed below its threshold.
+	ResultOutcome_RESULT_OUTCOME_FAILED ResultOutcome = 2
+)
+
+// Enum value maps for ResultOutcome.
+var (
+	ResultOutcome_name = map[int32]string{
+		0: "RESULT_OUTCOME_UNSPECIFIED",
+		1: "RESULT_OUTCOME_SUCCEEDED",
+		2: "RESULT_OUTCOME_FAILED",
+	}
+	ResultOutcome_value = map[string]int32{
+		"RESULT_OUTCOME_UNSPECIFIED": 0,
+		"RESULT_OUTCOME_SUCCEEDED":   1,
+		"RESULT_OUTCOME_FAILED":      2,
+	}
+)
+
+func (x ResultOutcome) Enum() *ResultOutcome {
+	p := new(ResultOutcome)
+	*p = x
+	return p
+}
+
+func (x ResultOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ResultOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_tabella_v1_types_proto_enumTypes[7].Descriptor()
+}
+
+func (ResultOutcome) Type() protoreflect.EnumType {
+	return &file_tabella_v1_types_proto_enumTypes[7]
+}
+
+func (x ResultOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ResultOutcome.Descriptor instead.
+func (ResultOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{7}
+}
+
+type ProposalStatus int32
+
+const (
+	ProposalStatus_PROPOSAL_STATUS_UNSPECIFIED ProposalStatus = 0
+	// PENDING: submitted, not (yet) decided. A proposal still pending when
+	// voting opens is not on the ballot.
+	ProposalStatus_PROPOSAL_STATUS_PENDING ProposalStatus = 1
+	// APPROVED: on the ballot as option option_index.
+	ProposalStatus_PROPOSAL_STATUS_APPROVED ProposalStatus = 2
+	// REJECTED: can no longer be approved.
+	ProposalStatus_PROPOSAL_STATUS_REJECTED ProposalStatus = 3
+)
+
+// Enum value maps for ProposalStatus.
+var (
+	ProposalStatus_name = map[int32]string{
+		0: "PROPOSAL_STATUS_UNSPECIFIED",
+		1: "PROPOSAL_STATUS_PENDING",
+		2: "PROPOSAL_STATUS_APPROVED",
+		3: "PROPOSAL_STATUS_REJECTED",
+	}
+	ProposalStatus_value = map[string]int32{
+		"PROPOSAL_STATUS_UNSPECIFIED": 0,
+		"PROPOSAL_STATUS_PENDING":     1,
+		"PROPOSAL_STATUS_APPROVED":    2,
+		"PROPOSAL_STATUS_REJECTED":    3,
+	}
+)
+
+func (x ProposalStatus) Enum() *ProposalStatus {
+	p := new(ProposalStatus)
+	*p = x
+	return p
+}
+
+func (x ProposalStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProposalStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tabella_v1_types_proto_enumTypes[8].Descriptor()
+}
+
+func (ProposalStatus) Type() protoreflect.EnumType {
+	return &file_tabella_v1_types_proto_enumTypes[8]
+}
+
+func (x ProposalStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProposalStatus.Descriptor instead.
+func (ProposalStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 // Party is a member of the consortium that runs the network.
@@ -1655,11 +1889,16 @@ func (x *Eligibility) GetPredicates() []*Predicate {
 	return nil
 }
 
+// Option is a choice on the ballot: a consultation option, a budget
+// project or an election candidate.
 type Option struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
-	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title       string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Description string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// cost of a budget project, in whole units of the budget's currency;
+	// 0 for the other kinds.
+	Cost          uint64 `protobuf:"varint,4,opt,name=cost,proto3" json:"cost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1715,13 +1954,25 @@ func (x *Option) GetDescription() string {
 	return ""
 }
 
+func (x *Option) GetCost() uint64 {
+	if x != nil {
+		return x.Cost
+	}
+	return 0
+}
+
 type BallotRules struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	MinSelections   uint32                 `protobuf:"varint,1,opt,name=min_selections,json=minSelections,proto3" json:"min_selections,omitempty"`
-	MaxSelections   uint32                 `protobuf:"varint,2,opt,name=max_selections,json=maxSelections,proto3" json:"max_selections,omitempty"`
-	RevotingAllowed bool                   `protobuf:"varint,3,opt,name=revoting_allowed,json=revotingAllowed,proto3" json:"revoting_allowed,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MinSelections uint32                 `protobuf:"varint,1,opt,name=min_selections,json=minSelections,proto3" json:"min_selections,omitempty"`
+	// max_selections bounds the selections of a ballot. For BUDGET, 0 means
+	// no bound besides the number of projects.
+	MaxSelections   uint32 `protobuf:"varint,2,opt,name=max_selections,json=maxSelections,proto3" json:"max_selections,omitempty"`
+	RevotingAllowed bool   `protobuf:"varint,3,opt,name=revoting_allowed,json=revotingAllowed,proto3" json:"revoting_allowed,omitempty"`
+	// withdrawal_allowed lets a voter withdraw their live ballot (a
+	// petition signature) while voting is open.
+	WithdrawalAllowed bool `protobuf:"varint,4,opt,name=withdrawal_allowed,json=withdrawalAllowed,proto3" json:"withdrawal_allowed,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *BallotRules) Reset() {
@@ -1775,13 +2026,27 @@ func (x *BallotRules) GetRevotingAllowed() bool {
 	return false
 }
 
-// Schedule in block time (unix seconds).
+func (x *BallotRules) GetWithdrawalAllowed() bool {
+	if x != nil {
+		return x.WithdrawalAllowed
+	}
+	return false
+}
+
+// Schedule in block time (unix seconds). The windows follow each other:
+// proposals [proposals_opens_at, proposals_closes_at), review
+// [proposals_closes_at, voting_opens_at), voting [voting_opens_at,
+// voting_closes_at).
 type Schedule struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	VotingOpensAt  int64                  `protobuf:"varint,1,opt,name=voting_opens_at,json=votingOpensAt,proto3" json:"voting_opens_at,omitempty"`
 	VotingClosesAt int64                  `protobuf:"varint,2,opt,name=voting_closes_at,json=votingClosesAt,proto3" json:"voting_closes_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// proposals_opens_at and proposals_closes_at bound the proposal (or
+	// candidacy) window; both 0 when there is none.
+	ProposalsOpensAt  int64 `protobuf:"varint,3,opt,name=proposals_opens_at,json=proposalsOpensAt,proto3" json:"proposals_opens_at,omitempty"`
+	ProposalsClosesAt int64 `protobuf:"varint,4,opt,name=proposals_closes_at,json=proposalsClosesAt,proto3" json:"proposals_closes_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Schedule) Reset() {
@@ -1828,12 +2093,40 @@ func (x *Schedule) GetVotingClosesAt() int64 {
 	return 0
 }
 
+func (x *Schedule) GetProposalsOpensAt() int64 {
+	if x != nil {
+		return x.ProposalsOpensAt
+	}
+	return 0
+}
+
+func (x *Schedule) GetProposalsClosesAt() int64 {
+	if x != nil {
+		return x.ProposalsClosesAt
+	}
+	return 0
+}
+
 type ResultRule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// quorum is the minimum turnout for the result to be valid; 0 means none.
-	Quorum        uint64 `protobuf:"varint,1,opt,name=quorum,proto3" json:"quorum,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Quorum uint64 `protobuf:"varint,1,opt,name=quorum,proto3" json:"quorum,omitempty"`
+	// quorum_share_bp is the quorum as a share of electorate, in basis
+	// points (1..10000); excludes quorum.
+	QuorumShareBp uint32 `protobuf:"varint,2,opt,name=quorum_share_bp,json=quorumShareBp,proto3" json:"quorum_share_bp,omitempty"`
+	// electorate is the number of eligible people the organiser declares;
+	// required with quorum_share_bp.
+	Electorate uint64 `protobuf:"varint,3,opt,name=electorate,proto3" json:"electorate,omitempty"`
+	// hide_running_tally keeps the running counts out of queries until the
+	// initiative is CLOSED (the spec file's results_during_voting: false).
+	// The ledger still counts and the counts are in state.
+	HideRunningTally bool `protobuf:"varint,4,opt,name=hide_running_tally,json=hideRunningTally,proto3" json:"hide_running_tally,omitempty"`
+	// seats of an ELECTION: the top seats candidates are elected.
+	Seats uint32 `protobuf:"varint,5,opt,name=seats,proto3" json:"seats,omitempty"`
+	// signature_threshold of a PETITION.
+	SignatureThreshold uint64 `protobuf:"varint,6,opt,name=signature_threshold,json=signatureThreshold,proto3" json:"signature_threshold,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ResultRule) Reset() {
@@ -1873,6 +2166,197 @@ func (x *ResultRule) GetQuorum() uint64 {
 	return 0
 }
 
+func (x *ResultRule) GetQuorumShareBp() uint32 {
+	if x != nil {
+		return x.QuorumShareBp
+	}
+	return 0
+}
+
+func (x *ResultRule) GetElectorate() uint64 {
+	if x != nil {
+		return x.Electorate
+	}
+	return 0
+}
+
+func (x *ResultRule) GetHideRunningTally() bool {
+	if x != nil {
+		return x.HideRunningTally
+	}
+	return false
+}
+
+func (x *ResultRule) GetSeats() uint32 {
+	if x != nil {
+		return x.Seats
+	}
+	return 0
+}
+
+func (x *ResultRule) GetSignatureThreshold() uint64 {
+	if x != nil {
+		return x.SignatureThreshold
+	}
+	return 0
+}
+
+// Budget is the pot of a participatory BUDGET.
+type Budget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// total in whole units of currency, 1..10^15.
+	Total uint64 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// currency is a display code such as "EUR" (0-8 characters A-Z).
+	Currency   string           `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	BallotRule BudgetBallotRule `protobuf:"varint,3,opt,name=ballot_rule,json=ballotRule,proto3,enum=tabella.v1.BudgetBallotRule" json:"ballot_rule,omitempty"`
+	// min_share_bp is the share of the budget a MIN_SHARE ballot must
+	// reach, in basis points (1..10000); 0 under the other rules.
+	MinShareBp    uint32 `protobuf:"varint,4,opt,name=min_share_bp,json=minShareBp,proto3" json:"min_share_bp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Budget) Reset() {
+	*x = Budget{}
+	mi := &file_tabella_v1_types_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Budget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Budget) ProtoMessage() {}
+
+func (x *Budget) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Budget.ProtoReflect.Descriptor instead.
+func (*Budget) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Budget) GetTotal() uint64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *Budget) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Budget) GetBallotRule() BudgetBallotRule {
+	if x != nil {
+		return x.BallotRule
+	}
+	return BudgetBallotRule_BUDGET_BALLOT_RULE_UNSPECIFIED
+}
+
+func (x *Budget) GetMinShareBp() uint32 {
+	if x != nil {
+		return x.MinShareBp
+	}
+	return 0
+}
+
+// Proposals configures the proposal window of a BUDGET (citizens' projects)
+// or the candidacy window of an ELECTION.
+type Proposals struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Review ReviewMode             `protobuf:"varint,1,opt,name=review,proto3,enum=tabella.v1.ReviewMode" json:"review,omitempty"`
+	// government_approvals and civil_society_approvals are the DUAL review
+	// counts (each 1..number of parties of that kind).
+	GovernmentApprovals   uint32 `protobuf:"varint,2,opt,name=government_approvals,json=governmentApprovals,proto3" json:"government_approvals,omitempty"`
+	CivilSocietyApprovals uint32 `protobuf:"varint,3,opt,name=civil_society_approvals,json=civilSocietyApprovals,proto3" json:"civil_society_approvals,omitempty"`
+	// max_per_person caps one person's submissions; 0 means no cap besides
+	// the initiative's. An ELECTION allows one candidacy per person.
+	MaxPerPerson uint32 `protobuf:"varint,4,opt,name=max_per_person,json=maxPerPerson,proto3" json:"max_per_person,omitempty"`
+	// eligibility of submitters (candidates); unset means the voters'.
+	Eligibility   *Eligibility `protobuf:"bytes,5,opt,name=eligibility,proto3" json:"eligibility,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Proposals) Reset() {
+	*x = Proposals{}
+	mi := &file_tabella_v1_types_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Proposals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Proposals) ProtoMessage() {}
+
+func (x *Proposals) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Proposals.ProtoReflect.Descriptor instead.
+func (*Proposals) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Proposals) GetReview() ReviewMode {
+	if x != nil {
+		return x.Review
+	}
+	return ReviewMode_REVIEW_MODE_UNSPECIFIED
+}
+
+func (x *Proposals) GetGovernmentApprovals() uint32 {
+	if x != nil {
+		return x.GovernmentApprovals
+	}
+	return 0
+}
+
+func (x *Proposals) GetCivilSocietyApprovals() uint32 {
+	if x != nil {
+		return x.CivilSocietyApprovals
+	}
+	return 0
+}
+
+func (x *Proposals) GetMaxPerPerson() uint32 {
+	if x != nil {
+		return x.MaxPerPerson
+	}
+	return 0
+}
+
+func (x *Proposals) GetEligibility() *Eligibility {
+	if x != nil {
+		return x.Eligibility
+	}
+	return nil
+}
+
 type InitiativeSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is chosen by the organiser and unique forever: [a-z0-9-], 3..64.
@@ -1888,13 +2372,18 @@ type InitiativeSpec struct {
 	Schedule       *Schedule    `protobuf:"bytes,9,opt,name=schedule,proto3" json:"schedule,omitempty"`
 	Eligibility    *Eligibility `protobuf:"bytes,10,opt,name=eligibility,proto3" json:"eligibility,omitempty"`
 	ResultRule     *ResultRule  `protobuf:"bytes,11,opt,name=result_rule,json=resultRule,proto3" json:"result_rule,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// budget of a BUDGET initiative.
+	Budget *Budget `protobuf:"bytes,12,opt,name=budget,proto3" json:"budget,omitempty"`
+	// proposals configures the proposal or candidacy window (BUDGET,
+	// ELECTION).
+	Proposals     *Proposals `protobuf:"bytes,13,opt,name=proposals,proto3" json:"proposals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InitiativeSpec) Reset() {
 	*x = InitiativeSpec{}
-	mi := &file_tabella_v1_types_proto_msgTypes[24]
+	mi := &file_tabella_v1_types_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1906,7 +2395,7 @@ func (x *InitiativeSpec) String() string {
 func (*InitiativeSpec) ProtoMessage() {}
 
 func (x *InitiativeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[24]
+	mi := &file_tabella_v1_types_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1919,7 +2408,7 @@ func (x *InitiativeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitiativeSpec.ProtoReflect.Descriptor instead.
 func (*InitiativeSpec) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{24}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InitiativeSpec) GetId() string {
@@ -1999,24 +2488,54 @@ func (x *InitiativeSpec) GetResultRule() *ResultRule {
 	return nil
 }
 
+func (x *InitiativeSpec) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *InitiativeSpec) GetProposals() *Proposals {
+	if x != nil {
+		return x.Proposals
+	}
+	return nil
+}
+
 // Result is frozen at close.
 type Result struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Turnout   uint64                 `protobuf:"varint,1,opt,name=turnout,proto3" json:"turnout,omitempty"`
 	QuorumMet bool                   `protobuf:"varint,2,opt,name=quorum_met,json=quorumMet,proto3" json:"quorum_met,omitempty"`
-	// winners are the option indexes with the most votes (several on a tie),
-	// in increasing order; empty when nobody voted.
-	Winners       []uint32 `protobuf:"varint,3,rep,packed,name=winners,proto3" json:"winners,omitempty"`
-	Counts        []uint64 `protobuf:"varint,4,rep,packed,name=counts,proto3" json:"counts,omitempty"`
-	ClosedHeight  int64    `protobuf:"varint,5,opt,name=closed_height,json=closedHeight,proto3" json:"closed_height,omitempty"`
-	ClosedTime    int64    `protobuf:"varint,6,opt,name=closed_time,json=closedTime,proto3" json:"closed_time,omitempty"`
+	// winners: CONSULTATION, the option indexes with the most votes (several
+	// on a tie); BUDGET, the funded projects; ELECTION, the elected
+	// candidates. In increasing index order; empty when nobody voted.
+	Winners []uint32 `protobuf:"varint,3,rep,packed,name=winners,proto3" json:"winners,omitempty"`
+	Counts  []uint64 `protobuf:"varint,4,rep,packed,name=counts,proto3" json:"counts,omitempty"`
+	// closed_height and closed_time are those of the block that ended
+	// voting.
+	ClosedHeight int64 `protobuf:"varint,5,opt,name=closed_height,json=closedHeight,proto3" json:"closed_height,omitempty"`
+	ClosedTime   int64 `protobuf:"varint,6,opt,name=closed_time,json=closedTime,proto3" json:"closed_time,omitempty"`
+	// ranking (BUDGET, ELECTION) is every option index, best first, with
+	// the kind's tie-break.
+	Ranking []uint32 `protobuf:"varint,7,rep,packed,name=ranking,proto3" json:"ranking,omitempty"`
+	// funded_total (BUDGET) is the cost of the funded projects.
+	FundedTotal uint64 `protobuf:"varint,8,opt,name=funded_total,json=fundedTotal,proto3" json:"funded_total,omitempty"`
+	// outcome and threshold_reached_height (PETITION).
+	Outcome                ResultOutcome `protobuf:"varint,9,opt,name=outcome,proto3,enum=tabella.v1.ResultOutcome" json:"outcome,omitempty"`
+	ThresholdReachedHeight int64         `protobuf:"varint,10,opt,name=threshold_reached_height,json=thresholdReachedHeight,proto3" json:"threshold_reached_height,omitempty"`
+	// tiebreak_seed (ELECTION) is the hash of the block that ended voting.
+	TiebreakSeed []byte `protobuf:"bytes,11,opt,name=tiebreak_seed,json=tiebreakSeed,proto3" json:"tiebreak_seed,omitempty"`
+	// tallied_height is the height of the block that completed the count:
+	// closed_height, or later when the count was spread over blocks.
+	TalliedHeight int64 `protobuf:"varint,12,opt,name=tallied_height,json=talliedHeight,proto3" json:"tallied_height,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_tabella_v1_types_proto_msgTypes[25]
+	mi := &file_tabella_v1_types_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2547,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[25]
+	mi := &file_tabella_v1_types_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2560,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{25}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Result) GetTurnout() uint64 {
@@ -2086,6 +2605,170 @@ func (x *Result) GetClosedTime() int64 {
 	return 0
 }
 
+func (x *Result) GetRanking() []uint32 {
+	if x != nil {
+		return x.Ranking
+	}
+	return nil
+}
+
+func (x *Result) GetFundedTotal() uint64 {
+	if x != nil {
+		return x.FundedTotal
+	}
+	return 0
+}
+
+func (x *Result) GetOutcome() ResultOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ResultOutcome_RESULT_OUTCOME_UNSPECIFIED
+}
+
+func (x *Result) GetThresholdReachedHeight() int64 {
+	if x != nil {
+		return x.ThresholdReachedHeight
+	}
+	return 0
+}
+
+func (x *Result) GetTiebreakSeed() []byte {
+	if x != nil {
+		return x.TiebreakSeed
+	}
+	return nil
+}
+
+func (x *Result) GetTalliedHeight() int64 {
+	if x != nil {
+		return x.TalliedHeight
+	}
+	return 0
+}
+
+// StatusChange is one step of an initiative's lifecycle.
+type StatusChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        InitiativeStatus       `protobuf:"varint,1,opt,name=status,proto3,enum=tabella.v1.InitiativeStatus" json:"status,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Time          int64                  `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusChange) Reset() {
+	*x = StatusChange{}
+	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusChange) ProtoMessage() {}
+
+func (x *StatusChange) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusChange.ProtoReflect.Descriptor instead.
+func (*StatusChange) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *StatusChange) GetStatus() InitiativeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return InitiativeStatus_INITIATIVE_STATUS_UNSPECIFIED
+}
+
+func (x *StatusChange) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *StatusChange) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
+// Cancellation records who cancelled an initiative, when and why.
+type Cancellation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Time          int64                  `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cancellation) Reset() {
+	*x = Cancellation{}
+	mi := &file_tabella_v1_types_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cancellation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cancellation) ProtoMessage() {}
+
+func (x *Cancellation) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cancellation.ProtoReflect.Descriptor instead.
+func (*Cancellation) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Cancellation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Cancellation) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Cancellation) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
 type Initiative struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Spec          *InitiativeSpec        `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
@@ -2093,13 +2776,16 @@ type Initiative struct {
 	Status        InitiativeStatus       `protobuf:"varint,3,opt,name=status,proto3,enum=tabella.v1.InitiativeStatus" json:"status,omitempty"`
 	CreatedHeight int64                  `protobuf:"varint,4,opt,name=created_height,json=createdHeight,proto3" json:"created_height,omitempty"`
 	Result        *Result                `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	// history lists every status the initiative took, from creation on.
+	History       []*StatusChange `protobuf:"bytes,6,rep,name=history,proto3" json:"history,omitempty"`
+	Cancellation  *Cancellation   `protobuf:"bytes,7,opt,name=cancellation,proto3" json:"cancellation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Initiative) Reset() {
 	*x = Initiative{}
-	mi := &file_tabella_v1_types_proto_msgTypes[26]
+	mi := &file_tabella_v1_types_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2797,7 @@ func (x *Initiative) String() string {
 func (*Initiative) ProtoMessage() {}
 
 func (x *Initiative) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[26]
+	mi := &file_tabella_v1_types_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2810,7 @@ func (x *Initiative) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Initiative.ProtoReflect.Descriptor instead.
 func (*Initiative) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{26}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Initiative) GetSpec() *InitiativeSpec {
@@ -2162,6 +2848,349 @@ func (x *Initiative) GetResult() *Result {
 	return nil
 }
 
+func (x *Initiative) GetHistory() []*StatusChange {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *Initiative) GetCancellation() *Cancellation {
+	if x != nil {
+		return x.Cancellation
+	}
+	return nil
+}
+
+// ProposalReview is one reviewer's decision.
+type ProposalReview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// party_id of the reviewing party; empty for the organiser.
+	PartyId       string `protobuf:"bytes,1,opt,name=party_id,json=partyId,proto3" json:"party_id,omitempty"`
+	Approve       bool   `protobuf:"varint,2,opt,name=approve,proto3" json:"approve,omitempty"`
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	Height        int64  `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposalReview) Reset() {
+	*x = ProposalReview{}
+	mi := &file_tabella_v1_types_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposalReview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposalReview) ProtoMessage() {}
+
+func (x *ProposalReview) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposalReview.ProtoReflect.Descriptor instead.
+func (*ProposalReview) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ProposalReview) GetPartyId() string {
+	if x != nil {
+		return x.PartyId
+	}
+	return ""
+}
+
+func (x *ProposalReview) GetApprove() bool {
+	if x != nil {
+		return x.Approve
+	}
+	return false
+}
+
+func (x *ProposalReview) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ProposalReview) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+// Proposal is a citizen's project in a BUDGET or a candidacy in an
+// ELECTION.
+type Proposal struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	Id           string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// number is the submission order within the initiative, from 0.
+	Number uint32 `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
+	// title of a project; a candidate's name.
+	Title string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	// summary of a project; a candidate's statement.
+	Summary        string `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	Cost           uint64 `protobuf:"varint,6,opt,name=cost,proto3" json:"cost,omitempty"`
+	DocumentUri    string `protobuf:"bytes,7,opt,name=document_uri,json=documentUri,proto3" json:"document_uri,omitempty"`
+	DocumentSha256 []byte `protobuf:"bytes,8,opt,name=document_sha256,json=documentSha256,proto3" json:"document_sha256,omitempty"`
+	// submitter is the 32-byte public key that signed the submission.
+	Submitter []byte            `protobuf:"bytes,9,opt,name=submitter,proto3" json:"submitter,omitempty"`
+	IssuerId  string            `protobuf:"bytes,10,opt,name=issuer_id,json=issuerId,proto3" json:"issuer_id,omitempty"`
+	Status    ProposalStatus    `protobuf:"varint,11,opt,name=status,proto3,enum=tabella.v1.ProposalStatus" json:"status,omitempty"`
+	Reviews   []*ProposalReview `protobuf:"bytes,12,rep,name=reviews,proto3" json:"reviews,omitempty"`
+	// option_index is the ballot option of an APPROVED proposal.
+	OptionIndex     uint32 `protobuf:"varint,13,opt,name=option_index,json=optionIndex,proto3" json:"option_index,omitempty"`
+	SubmittedHeight int64  `protobuf:"varint,14,opt,name=submitted_height,json=submittedHeight,proto3" json:"submitted_height,omitempty"`
+	DecidedHeight   int64  `protobuf:"varint,15,opt,name=decided_height,json=decidedHeight,proto3" json:"decided_height,omitempty"`
+	// tx_hash is the hash of the submitting tx.
+	TxHash        []byte `protobuf:"bytes,16,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Proposal) Reset() {
+	*x = Proposal{}
+	mi := &file_tabella_v1_types_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Proposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Proposal) ProtoMessage() {}
+
+func (x *Proposal) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
+func (*Proposal) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Proposal) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *Proposal) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Proposal) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *Proposal) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Proposal) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *Proposal) GetCost() uint64 {
+	if x != nil {
+		return x.Cost
+	}
+	return 0
+}
+
+func (x *Proposal) GetDocumentUri() string {
+	if x != nil {
+		return x.DocumentUri
+	}
+	return ""
+}
+
+func (x *Proposal) GetDocumentSha256() []byte {
+	if x != nil {
+		return x.DocumentSha256
+	}
+	return nil
+}
+
+func (x *Proposal) GetSubmitter() []byte {
+	if x != nil {
+		return x.Submitter
+	}
+	return nil
+}
+
+func (x *Proposal) GetIssuerId() string {
+	if x != nil {
+		return x.IssuerId
+	}
+	return ""
+}
+
+func (x *Proposal) GetStatus() ProposalStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ProposalStatus_PROPOSAL_STATUS_UNSPECIFIED
+}
+
+func (x *Proposal) GetReviews() []*ProposalReview {
+	if x != nil {
+		return x.Reviews
+	}
+	return nil
+}
+
+func (x *Proposal) GetOptionIndex() uint32 {
+	if x != nil {
+		return x.OptionIndex
+	}
+	return 0
+}
+
+func (x *Proposal) GetSubmittedHeight() int64 {
+	if x != nil {
+		return x.SubmittedHeight
+	}
+	return 0
+}
+
+func (x *Proposal) GetDecidedHeight() int64 {
+	if x != nil {
+		return x.DecidedHeight
+	}
+	return 0
+}
+
+func (x *Proposal) GetTxHash() []byte {
+	if x != nil {
+		return x.TxHash
+	}
+	return nil
+}
+
+// TallyProgress is the count of a large initiative in progress (status
+// CLOSING): options below next have been read.
+type TallyProgress struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Next   uint32                 `protobuf:"varint,1,opt,name=next,proto3" json:"next,omitempty"`
+	Counts []uint64               `protobuf:"varint,2,rep,packed,name=counts,proto3" json:"counts,omitempty"`
+	// costs of the options read so far (BUDGET).
+	Costs         []uint64 `protobuf:"varint,3,rep,packed,name=costs,proto3" json:"costs,omitempty"`
+	ClosedHeight  int64    `protobuf:"varint,4,opt,name=closed_height,json=closedHeight,proto3" json:"closed_height,omitempty"`
+	ClosedTime    int64    `protobuf:"varint,5,opt,name=closed_time,json=closedTime,proto3" json:"closed_time,omitempty"`
+	Seed          []byte   `protobuf:"bytes,6,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TallyProgress) Reset() {
+	*x = TallyProgress{}
+	mi := &file_tabella_v1_types_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TallyProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TallyProgress) ProtoMessage() {}
+
+func (x *TallyProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TallyProgress.ProtoReflect.Descriptor instead.
+func (*TallyProgress) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *TallyProgress) GetNext() uint32 {
+	if x != nil {
+		return x.Next
+	}
+	return 0
+}
+
+func (x *TallyProgress) GetCounts() []uint64 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *TallyProgress) GetCosts() []uint64 {
+	if x != nil {
+		return x.Costs
+	}
+	return nil
+}
+
+func (x *TallyProgress) GetClosedHeight() int64 {
+	if x != nil {
+		return x.ClosedHeight
+	}
+	return 0
+}
+
+func (x *TallyProgress) GetClosedTime() int64 {
+	if x != nil {
+		return x.ClosedTime
+	}
+	return 0
+}
+
+func (x *TallyProgress) GetSeed() []byte {
+	if x != nil {
+		return x.Seed
+	}
+	return nil
+}
+
 // BallotRecord is a recorded ballot. tx holds the whole signed envelope so
 // anyone can re-check the voter's and issuer's signatures from state alone.
 type BallotRecord struct {
@@ -2172,16 +3201,20 @@ type BallotRecord struct {
 	Selections   []uint32               `protobuf:"varint,4,rep,packed,name=selections,proto3" json:"selections,omitempty"`
 	IssuerId     string                 `protobuf:"bytes,5,opt,name=issuer_id,json=issuerId,proto3" json:"issuer_id,omitempty"`
 	// ballot_hash is SHA-256 of tx, equal to CometBFT's tx hash.
-	BallotHash    []byte `protobuf:"bytes,6,opt,name=ballot_hash,json=ballotHash,proto3" json:"ballot_hash,omitempty"`
-	Height        int64  `protobuf:"varint,7,opt,name=height,proto3" json:"height,omitempty"`
-	Tx            []byte `protobuf:"bytes,8,opt,name=tx,proto3" json:"tx,omitempty"`
+	BallotHash []byte `protobuf:"bytes,6,opt,name=ballot_hash,json=ballotHash,proto3" json:"ballot_hash,omitempty"`
+	Height     int64  `protobuf:"varint,7,opt,name=height,proto3" json:"height,omitempty"`
+	Tx         []byte `protobuf:"bytes,8,opt,name=tx,proto3" json:"tx,omitempty"`
+	// withdrawn marks a withdrawal: the voter withdrew the ballot (or
+	// petition signature) that precedes it in history; tx is the signed
+	// WithdrawBallot.
+	Withdrawn     bool `protobuf:"varint,9,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BallotRecord) Reset() {
 	*x = BallotRecord{}
-	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	mi := &file_tabella_v1_types_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +3226,7 @@ func (x *BallotRecord) String() string {
 func (*BallotRecord) ProtoMessage() {}
 
 func (x *BallotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	mi := &file_tabella_v1_types_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +3239,7 @@ func (x *BallotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BallotRecord.ProtoReflect.Descriptor instead.
 func (*BallotRecord) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{27}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BallotRecord) GetInitiativeId() string {
@@ -2265,24 +3298,42 @@ func (x *BallotRecord) GetTx() []byte {
 	return nil
 }
 
+func (x *BallotRecord) GetWithdrawn() bool {
+	if x != nil {
+		return x.Withdrawn
+	}
+	return false
+}
+
 // Tally is the running count of an initiative.
 type Tally struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
 	// counts per option index.
 	Counts []uint64 `protobuf:"varint,2,rep,packed,name=counts,proto3" json:"counts,omitempty"`
-	// turnout is the number of live ballots (one per voter).
+	// turnout is the number of live ballots (one per voter; withdrawn ones
+	// do not count).
 	Turnout uint64 `protobuf:"varint,3,opt,name=turnout,proto3" json:"turnout,omitempty"`
 	// ballots_cast counts every accepted ballot, superseded ones included.
-	BallotsCast   uint64 `protobuf:"varint,4,opt,name=ballots_cast,json=ballotsCast,proto3" json:"ballots_cast,omitempty"`
-	Height        int64  `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	BallotsCast uint64 `protobuf:"varint,4,opt,name=ballots_cast,json=ballotsCast,proto3" json:"ballots_cast,omitempty"`
+	Height      int64  `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
+	// option_count is the number of options on the ballot: listed options
+	// plus approved proposals.
+	OptionCount uint32 `protobuf:"varint,6,opt,name=option_count,json=optionCount,proto3" json:"option_count,omitempty"`
+	// proposals is the number of proposals (candidacies) submitted.
+	Proposals uint32 `protobuf:"varint,7,opt,name=proposals,proto3" json:"proposals,omitempty"`
+	// withdrawals counts accepted withdrawals.
+	Withdrawals uint64 `protobuf:"varint,8,opt,name=withdrawals,proto3" json:"withdrawals,omitempty"`
+	// threshold_reached_height (PETITION) is the height since which the
+	// signatures have been at or above the threshold; 0 when below.
+	ThresholdReachedHeight int64 `protobuf:"varint,9,opt,name=threshold_reached_height,json=thresholdReachedHeight,proto3" json:"threshold_reached_height,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Tally) Reset() {
 	*x = Tally{}
-	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	mi := &file_tabella_v1_types_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +3345,7 @@ func (x *Tally) String() string {
 func (*Tally) ProtoMessage() {}
 
 func (x *Tally) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	mi := &file_tabella_v1_types_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +3358,7 @@ func (x *Tally) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tally.ProtoReflect.Descriptor instead.
 func (*Tally) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{28}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Tally) GetInitiativeId() string {
@@ -2341,6 +3392,34 @@ func (x *Tally) GetBallotsCast() uint64 {
 func (x *Tally) GetHeight() int64 {
 	if x != nil {
 		return x.Height
+	}
+	return 0
+}
+
+func (x *Tally) GetOptionCount() uint32 {
+	if x != nil {
+		return x.OptionCount
+	}
+	return 0
+}
+
+func (x *Tally) GetProposals() uint32 {
+	if x != nil {
+		return x.Proposals
+	}
+	return 0
+}
+
+func (x *Tally) GetWithdrawals() uint64 {
+	if x != nil {
+		return x.Withdrawals
+	}
+	return 0
+}
+
+func (x *Tally) GetThresholdReachedHeight() int64 {
+	if x != nil {
+		return x.ThresholdReachedHeight
 	}
 	return 0
 }
@@ -2455,21 +3534,45 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"issuer_ids\x18\x01 \x03(\tR\tissuerIds\x125\n" +
 	"\n" +
 	"predicates\x18\x02 \x03(\v2\x15.tabella.v1.PredicateR\n" +
-	"predicates\"P\n" +
+	"predicates\"d\n" +
 	"\x06Option\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"\x86\x01\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x12\n" +
+	"\x04cost\x18\x04 \x01(\x04R\x04cost\"\xb5\x01\n" +
 	"\vBallotRules\x12%\n" +
 	"\x0emin_selections\x18\x01 \x01(\rR\rminSelections\x12%\n" +
 	"\x0emax_selections\x18\x02 \x01(\rR\rmaxSelections\x12)\n" +
-	"\x10revoting_allowed\x18\x03 \x01(\bR\x0frevotingAllowed\"\\\n" +
+	"\x10revoting_allowed\x18\x03 \x01(\bR\x0frevotingAllowed\x12-\n" +
+	"\x12withdrawal_allowed\x18\x04 \x01(\bR\x11withdrawalAllowed\"\xba\x01\n" +
 	"\bSchedule\x12&\n" +
 	"\x0fvoting_opens_at\x18\x01 \x01(\x03R\rvotingOpensAt\x12(\n" +
-	"\x10voting_closes_at\x18\x02 \x01(\x03R\x0evotingClosesAt\"$\n" +
+	"\x10voting_closes_at\x18\x02 \x01(\x03R\x0evotingClosesAt\x12,\n" +
+	"\x12proposals_opens_at\x18\x03 \x01(\x03R\x10proposalsOpensAt\x12.\n" +
+	"\x13proposals_closes_at\x18\x04 \x01(\x03R\x11proposalsClosesAt\"\xe1\x01\n" +
 	"\n" +
 	"ResultRule\x12\x16\n" +
-	"\x06quorum\x18\x01 \x01(\x04R\x06quorum\"\xd1\x03\n" +
+	"\x06quorum\x18\x01 \x01(\x04R\x06quorum\x12&\n" +
+	"\x0fquorum_share_bp\x18\x02 \x01(\rR\rquorumShareBp\x12\x1e\n" +
+	"\n" +
+	"electorate\x18\x03 \x01(\x04R\n" +
+	"electorate\x12,\n" +
+	"\x12hide_running_tally\x18\x04 \x01(\bR\x10hideRunningTally\x12\x14\n" +
+	"\x05seats\x18\x05 \x01(\rR\x05seats\x12/\n" +
+	"\x13signature_threshold\x18\x06 \x01(\x04R\x12signatureThreshold\"\x9b\x01\n" +
+	"\x06Budget\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x04R\x05total\x12\x1a\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12=\n" +
+	"\vballot_rule\x18\x03 \x01(\x0e2\x1c.tabella.v1.BudgetBallotRuleR\n" +
+	"ballotRule\x12 \n" +
+	"\fmin_share_bp\x18\x04 \x01(\rR\n" +
+	"minShareBp\"\x87\x02\n" +
+	"\tProposals\x12.\n" +
+	"\x06review\x18\x01 \x01(\x0e2\x16.tabella.v1.ReviewModeR\x06review\x121\n" +
+	"\x14government_approvals\x18\x02 \x01(\rR\x13governmentApprovals\x126\n" +
+	"\x17civil_society_approvals\x18\x03 \x01(\rR\x15civilSocietyApprovals\x12$\n" +
+	"\x0emax_per_person\x18\x04 \x01(\rR\fmaxPerPerson\x129\n" +
+	"\veligibility\x18\x05 \x01(\v2\x17.tabella.v1.EligibilityR\veligibility\"\xb2\x04\n" +
 	"\x0eInitiativeSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.tabella.v1.InitiativeKindR\x04kind\x12\x14\n" +
@@ -2483,7 +3586,9 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\veligibility\x18\n" +
 	" \x01(\v2\x17.tabella.v1.EligibilityR\veligibility\x127\n" +
 	"\vresult_rule\x18\v \x01(\v2\x16.tabella.v1.ResultRuleR\n" +
-	"resultRule\"\xb9\x01\n" +
+	"resultRule\x12*\n" +
+	"\x06budget\x18\f \x01(\v2\x12.tabella.v1.BudgetR\x06budget\x123\n" +
+	"\tproposals\x18\r \x01(\v2\x15.tabella.v1.ProposalsR\tproposals\"\xb1\x03\n" +
 	"\x06Result\x12\x18\n" +
 	"\aturnout\x18\x01 \x01(\x04R\aturnout\x12\x1d\n" +
 	"\n" +
@@ -2492,14 +3597,62 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\x06counts\x18\x04 \x03(\x04R\x06counts\x12#\n" +
 	"\rclosed_height\x18\x05 \x01(\x03R\fclosedHeight\x12\x1f\n" +
 	"\vclosed_time\x18\x06 \x01(\x03R\n" +
-	"closedTime\"\xe8\x01\n" +
+	"closedTime\x12\x18\n" +
+	"\aranking\x18\a \x03(\rR\aranking\x12!\n" +
+	"\ffunded_total\x18\b \x01(\x04R\vfundedTotal\x123\n" +
+	"\aoutcome\x18\t \x01(\x0e2\x19.tabella.v1.ResultOutcomeR\aoutcome\x128\n" +
+	"\x18threshold_reached_height\x18\n" +
+	" \x01(\x03R\x16thresholdReachedHeight\x12#\n" +
+	"\rtiebreak_seed\x18\v \x01(\fR\ftiebreakSeed\x12%\n" +
+	"\x0etallied_height\x18\f \x01(\x03R\rtalliedHeight\"p\n" +
+	"\fStatusChange\x124\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x1c.tabella.v1.InitiativeStatusR\x06status\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x12\n" +
+	"\x04time\x18\x03 \x01(\x03R\x04time\"R\n" +
+	"\fCancellation\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x12\n" +
+	"\x04time\x18\x03 \x01(\x03R\x04time\"\xda\x02\n" +
 	"\n" +
 	"Initiative\x12.\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1a.tabella.v1.InitiativeSpecR\x04spec\x12!\n" +
 	"\forganiser_id\x18\x02 \x01(\tR\vorganiserId\x124\n" +
 	"\x06status\x18\x03 \x01(\x0e2\x1c.tabella.v1.InitiativeStatusR\x06status\x12%\n" +
 	"\x0ecreated_height\x18\x04 \x01(\x03R\rcreatedHeight\x12*\n" +
-	"\x06result\x18\x05 \x01(\v2\x12.tabella.v1.ResultR\x06result\"\xeb\x01\n" +
+	"\x06result\x18\x05 \x01(\v2\x12.tabella.v1.ResultR\x06result\x122\n" +
+	"\ahistory\x18\x06 \x03(\v2\x18.tabella.v1.StatusChangeR\ahistory\x12<\n" +
+	"\fcancellation\x18\a \x01(\v2\x18.tabella.v1.CancellationR\fcancellation\"q\n" +
+	"\x0eProposalReview\x12\x19\n" +
+	"\bparty_id\x18\x01 \x01(\tR\apartyId\x12\x18\n" +
+	"\aapprove\x18\x02 \x01(\bR\aapprove\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\x12\x16\n" +
+	"\x06height\x18\x04 \x01(\x03R\x06height\"\x9a\x04\n" +
+	"\bProposal\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
+	"\x06number\x18\x03 \x01(\rR\x06number\x12\x14\n" +
+	"\x05title\x18\x04 \x01(\tR\x05title\x12\x18\n" +
+	"\asummary\x18\x05 \x01(\tR\asummary\x12\x12\n" +
+	"\x04cost\x18\x06 \x01(\x04R\x04cost\x12!\n" +
+	"\fdocument_uri\x18\a \x01(\tR\vdocumentUri\x12'\n" +
+	"\x0fdocument_sha256\x18\b \x01(\fR\x0edocumentSha256\x12\x1c\n" +
+	"\tsubmitter\x18\t \x01(\fR\tsubmitter\x12\x1b\n" +
+	"\tissuer_id\x18\n" +
+	" \x01(\tR\bissuerId\x122\n" +
+	"\x06status\x18\v \x01(\x0e2\x1a.tabella.v1.ProposalStatusR\x06status\x124\n" +
+	"\areviews\x18\f \x03(\v2\x1a.tabella.v1.ProposalReviewR\areviews\x12!\n" +
+	"\foption_index\x18\r \x01(\rR\voptionIndex\x12)\n" +
+	"\x10submitted_height\x18\x0e \x01(\x03R\x0fsubmittedHeight\x12%\n" +
+	"\x0edecided_height\x18\x0f \x01(\x03R\rdecidedHeight\x12\x17\n" +
+	"\atx_hash\x18\x10 \x01(\fR\x06txHash\"\xab\x01\n" +
+	"\rTallyProgress\x12\x12\n" +
+	"\x04next\x18\x01 \x01(\rR\x04next\x12\x16\n" +
+	"\x06counts\x18\x02 \x03(\x04R\x06counts\x12\x14\n" +
+	"\x05costs\x18\x03 \x03(\x04R\x05costs\x12#\n" +
+	"\rclosed_height\x18\x04 \x01(\x03R\fclosedHeight\x12\x1f\n" +
+	"\vclosed_time\x18\x05 \x01(\x03R\n" +
+	"closedTime\x12\x12\n" +
+	"\x04seed\x18\x06 \x01(\fR\x04seed\"\x89\x02\n" +
 	"\fBallotRecord\x12#\n" +
 	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x14\n" +
 	"\x05voter\x18\x02 \x01(\fR\x05voter\x12\x1a\n" +
@@ -2511,13 +3664,18 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\vballot_hash\x18\x06 \x01(\fR\n" +
 	"ballotHash\x12\x16\n" +
 	"\x06height\x18\a \x01(\x03R\x06height\x12\x0e\n" +
-	"\x02tx\x18\b \x01(\fR\x02tx\"\x99\x01\n" +
+	"\x02tx\x18\b \x01(\fR\x02tx\x12\x1c\n" +
+	"\twithdrawn\x18\t \x01(\bR\twithdrawn\"\xb6\x02\n" +
 	"\x05Tally\x12#\n" +
 	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x16\n" +
 	"\x06counts\x18\x02 \x03(\x04R\x06counts\x12\x18\n" +
 	"\aturnout\x18\x03 \x01(\x04R\aturnout\x12!\n" +
 	"\fballots_cast\x18\x04 \x01(\x04R\vballotsCast\x12\x16\n" +
-	"\x06height\x18\x05 \x01(\x03R\x06height*`\n" +
+	"\x06height\x18\x05 \x01(\x03R\x06height\x12!\n" +
+	"\foption_count\x18\x06 \x01(\rR\voptionCount\x12\x1c\n" +
+	"\tproposals\x18\a \x01(\rR\tproposals\x12 \n" +
+	"\vwithdrawals\x18\b \x01(\x04R\vwithdrawals\x128\n" +
+	"\x18threshold_reached_height\x18\t \x01(\x03R\x16thresholdReachedHeight*`\n" +
 	"\tPartyKind\x12\x1a\n" +
 	"\x16PARTY_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PARTY_KIND_GOVERNMENT\x10\x01\x12\x1c\n" +
@@ -2533,7 +3691,7 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\x1cINITIATIVE_KIND_CONSULTATION\x10\x01\x12\x1a\n" +
 	"\x16INITIATIVE_KIND_BUDGET\x10\x02\x12\x1c\n" +
 	"\x18INITIATIVE_KIND_PETITION\x10\x03\x12\x1c\n" +
-	"\x18INITIATIVE_KIND_ELECTION\x10\x04*\xf2\x01\n" +
+	"\x18INITIATIVE_KIND_ELECTION\x10\x04*\x91\x02\n" +
 	"\x10InitiativeStatus\x12!\n" +
 	"\x1dINITIATIVE_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bINITIATIVE_STATUS_SCHEDULED\x10\x01\x12\x1f\n" +
@@ -2541,7 +3699,8 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\x18INITIATIVE_STATUS_REVIEW\x10\x03\x12\x1c\n" +
 	"\x18INITIATIVE_STATUS_VOTING\x10\x04\x12\x1c\n" +
 	"\x18INITIATIVE_STATUS_CLOSED\x10\x05\x12\x1f\n" +
-	"\x1bINITIATIVE_STATUS_CANCELLED\x10\x06*\x9b\x01\n" +
+	"\x1bINITIATIVE_STATUS_CANCELLED\x10\x06\x12\x1d\n" +
+	"\x19INITIATIVE_STATUS_CLOSING\x10\a*\x9b\x01\n" +
 	"\bOperator\x12\x18\n" +
 	"\x14OPERATOR_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vOPERATOR_EQ\x10\x01\x12\x0f\n" +
@@ -2550,7 +3709,27 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\vOPERATOR_LE\x10\x04\x12\x0f\n" +
 	"\vOPERATOR_GT\x10\x05\x12\x0f\n" +
 	"\vOPERATOR_GE\x10\x06\x12\x0f\n" +
-	"\vOPERATOR_IN\x10\aB7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
+	"\vOPERATOR_IN\x10\a*\xa4\x01\n" +
+	"\x10BudgetBallotRule\x12\"\n" +
+	"\x1eBUDGET_BALLOT_RULE_UNSPECIFIED\x10\x00\x12$\n" +
+	" BUDGET_BALLOT_RULE_WITHIN_BUDGET\x10\x01\x12$\n" +
+	" BUDGET_BALLOT_RULE_PROJECT_COUNT\x10\x02\x12 \n" +
+	"\x1cBUDGET_BALLOT_RULE_MIN_SHARE\x10\x03*p\n" +
+	"\n" +
+	"ReviewMode\x12\x1b\n" +
+	"\x17REVIEW_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10REVIEW_MODE_NONE\x10\x01\x12\x19\n" +
+	"\x15REVIEW_MODE_ORGANISER\x10\x02\x12\x14\n" +
+	"\x10REVIEW_MODE_DUAL\x10\x03*h\n" +
+	"\rResultOutcome\x12\x1e\n" +
+	"\x1aRESULT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18RESULT_OUTCOME_SUCCEEDED\x10\x01\x12\x19\n" +
+	"\x15RESULT_OUTCOME_FAILED\x10\x02*\x8a\x01\n" +
+	"\x0eProposalStatus\x12\x1f\n" +
+	"\x1bPROPOSAL_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17PROPOSAL_STATUS_PENDING\x10\x01\x12\x1c\n" +
+	"\x18PROPOSAL_STATUS_APPROVED\x10\x02\x12\x1c\n" +
+	"\x18PROPOSAL_STATUS_REJECTED\x10\x03B7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
 
 var (
 	file_tabella_v1_types_proto_rawDescOnce sync.Once
@@ -2564,77 +3743,99 @@ func file_tabella_v1_types_proto_rawDescGZIP() []byte {
 	return file_tabella_v1_types_proto_rawDescData
 }
 
-var file_tabella_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_tabella_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_tabella_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_tabella_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_tabella_v1_types_proto_goTypes = []any{
 	(PartyKind)(0),            // 0: tabella.v1.PartyKind
 	(GovStatus)(0),            // 1: tabella.v1.GovStatus
 	(InitiativeKind)(0),       // 2: tabella.v1.InitiativeKind
 	(InitiativeStatus)(0),     // 3: tabella.v1.InitiativeStatus
 	(Operator)(0),             // 4: tabella.v1.Operator
-	(*Party)(nil),             // 5: tabella.v1.Party
-	(*Validator)(nil),         // 6: tabella.v1.Validator
-	(*Organiser)(nil),         // 7: tabella.v1.Organiser
-	(*Issuer)(nil),            // 8: tabella.v1.Issuer
-	(*Genesis)(nil),           // 9: tabella.v1.Genesis
-	(*PartyIndex)(nil),        // 10: tabella.v1.PartyIndex
-	(*GovAction)(nil),         // 11: tabella.v1.GovAction
-	(*SetValidator)(nil),      // 12: tabella.v1.SetValidator
-	(*RegisterOrganiser)(nil), // 13: tabella.v1.RegisterOrganiser
-	(*RevokeOrganiser)(nil),   // 14: tabella.v1.RevokeOrganiser
-	(*RegisterIssuer)(nil),    // 15: tabella.v1.RegisterIssuer
-	(*RevokeIssuer)(nil),      // 16: tabella.v1.RevokeIssuer
-	(*GovVoteRecord)(nil),     // 17: tabella.v1.GovVoteRecord
-	(*GovProposal)(nil),       // 18: tabella.v1.GovProposal
-	(*AttributeValue)(nil),    // 19: tabella.v1.AttributeValue
-	(*Attribute)(nil),         // 20: tabella.v1.Attribute
-	(*Credential)(nil),        // 21: tabella.v1.Credential
-	(*SignedCredential)(nil),  // 22: tabella.v1.SignedCredential
-	(*Predicate)(nil),         // 23: tabella.v1.Predicate
-	(*Eligibility)(nil),       // 24: tabella.v1.Eligibility
-	(*Option)(nil),            // 25: tabella.v1.Option
-	(*BallotRules)(nil),       // 26: tabella.v1.BallotRules
-	(*Schedule)(nil),          // 27: tabella.v1.Schedule
-	(*ResultRule)(nil),        // 28: tabella.v1.ResultRule
-	(*InitiativeSpec)(nil),    // 29: tabella.v1.InitiativeSpec
-	(*Result)(nil),            // 30: tabella.v1.Result
-	(*Initiative)(nil),        // 31: tabella.v1.Initiative
-	(*BallotRecord)(nil),      // 32: tabella.v1.BallotRecord
-	(*Tally)(nil),             // 33: tabella.v1.Tally
+	(BudgetBallotRule)(0),     // 5: tabella.v1.BudgetBallotRule
+	(ReviewMode)(0),           // 6: tabella.v1.ReviewMode
+	(ResultOutcome)(0),        // 7: tabella.v1.ResultOutcome
+	(ProposalStatus)(0),       // 8: tabella.v1.ProposalStatus
+	(*Party)(nil),             // 9: tabella.v1.Party
+	(*Validator)(nil),         // 10: tabella.v1.Validator
+	(*Organiser)(nil),         // 11: tabella.v1.Organiser
+	(*Issuer)(nil),            // 12: tabella.v1.Issuer
+	(*Genesis)(nil),           // 13: tabella.v1.Genesis
+	(*PartyIndex)(nil),        // 14: tabella.v1.PartyIndex
+	(*GovAction)(nil),         // 15: tabella.v1.GovAction
+	(*SetValidator)(nil),      // 16: tabella.v1.SetValidator
+	(*RegisterOrganiser)(nil), // 17: tabella.v1.RegisterOrganiser
+	(*RevokeOrganiser)(nil),   // 18: tabella.v1.RevokeOrganiser
+	(*RegisterIssuer)(nil),    // 19: tabella.v1.RegisterIssuer
+	(*RevokeIssuer)(nil),      // 20: tabella.v1.RevokeIssuer
+	(*GovVoteRecord)(nil),     // 21: tabella.v1.GovVoteRecord
+	(*GovProposal)(nil),       // 22: tabella.v1.GovProposal
+	(*AttributeValue)(nil),    // 23: tabella.v1.AttributeValue
+	(*Attribute)(nil),         // 24: tabella.v1.Attribute
+	(*Credential)(nil),        // 25: tabella.v1.Credential
+	(*SignedCredential)(nil),  // 26: tabella.v1.SignedCredential
+	(*Predicate)(nil),         // 27: tabella.v1.Predicate
+	(*Eligibility)(nil),       // 28: tabella.v1.Eligibility
+	(*Option)(nil),            // 29: tabella.v1.Option
+	(*BallotRules)(nil),       // 30: tabella.v1.BallotRules
+	(*Schedule)(nil),          // 31: tabella.v1.Schedule
+	(*ResultRule)(nil),        // 32: tabella.v1.ResultRule
+	(*Budget)(nil),            // 33: tabella.v1.Budget
+	(*Proposals)(nil),         // 34: tabella.v1.Proposals
+	(*InitiativeSpec)(nil),    // 35: tabella.v1.InitiativeSpec
+	(*Result)(nil),            // 36: tabella.v1.Result
+	(*StatusChange)(nil),      // 37: tabella.v1.StatusChange
+	(*Cancellation)(nil),      // 38: tabella.v1.Cancellation
+	(*Initiative)(nil),        // 39: tabella.v1.Initiative
+	(*ProposalReview)(nil),    // 40: tabella.v1.ProposalReview
+	(*Proposal)(nil),          // 41: tabella.v1.Proposal
+	(*TallyProgress)(nil),     // 42: tabella.v1.TallyProgress
+	(*BallotRecord)(nil),      // 43: tabella.v1.BallotRecord
+	(*Tally)(nil),             // 44: tabella.v1.Tally
 }
 var file_tabella_v1_types_proto_depIdxs = []int32{
 	0,  // 0: tabella.v1.Party.kind:type_name -> tabella.v1.PartyKind
-	6,  // 1: tabella.v1.Party.validator:type_name -> tabella.v1.Validator
-	5,  // 2: tabella.v1.Genesis.parties:type_name -> tabella.v1.Party
-	7,  // 3: tabella.v1.Genesis.organisers:type_name -> tabella.v1.Organiser
-	8,  // 4: tabella.v1.Genesis.issuers:type_name -> tabella.v1.Issuer
-	13, // 5: tabella.v1.GovAction.register_organiser:type_name -> tabella.v1.RegisterOrganiser
-	14, // 6: tabella.v1.GovAction.revoke_organiser:type_name -> tabella.v1.RevokeOrganiser
-	15, // 7: tabella.v1.GovAction.register_issuer:type_name -> tabella.v1.RegisterIssuer
-	16, // 8: tabella.v1.GovAction.revoke_issuer:type_name -> tabella.v1.RevokeIssuer
-	12, // 9: tabella.v1.GovAction.set_validator:type_name -> tabella.v1.SetValidator
-	11, // 10: tabella.v1.GovProposal.action:type_name -> tabella.v1.GovAction
+	10, // 1: tabella.v1.Party.validator:type_name -> tabella.v1.Validator
+	9,  // 2: tabella.v1.Genesis.parties:type_name -> tabella.v1.Party
+	11, // 3: tabella.v1.Genesis.organisers:type_name -> tabella.v1.Organiser
+	12, // 4: tabella.v1.Genesis.issuers:type_name -> tabella.v1.Issuer
+	17, // 5: tabella.v1.GovAction.register_organiser:type_name -> tabella.v1.RegisterOrganiser
+	18, // 6: tabella.v1.GovAction.revoke_organiser:type_name -> tabella.v1.RevokeOrganiser
+	19, // 7: tabella.v1.GovAction.register_issuer:type_name -> tabella.v1.RegisterIssuer
+	20, // 8: tabella.v1.GovAction.revoke_issuer:type_name -> tabella.v1.RevokeIssuer
+	16, // 9: tabella.v1.GovAction.set_validator:type_name -> tabella.v1.SetValidator
+	15, // 10: tabella.v1.GovProposal.action:type_name -> tabella.v1.GovAction
 	1,  // 11: tabella.v1.GovProposal.status:type_name -> tabella.v1.GovStatus
-	17, // 12: tabella.v1.GovProposal.votes:type_name -> tabella.v1.GovVoteRecord
-	19, // 13: tabella.v1.Attribute.value:type_name -> tabella.v1.AttributeValue
-	20, // 14: tabella.v1.Credential.attributes:type_name -> tabella.v1.Attribute
+	21, // 12: tabella.v1.GovProposal.votes:type_name -> tabella.v1.GovVoteRecord
+	23, // 13: tabella.v1.Attribute.value:type_name -> tabella.v1.AttributeValue
+	24, // 14: tabella.v1.Credential.attributes:type_name -> tabella.v1.Attribute
 	4,  // 15: tabella.v1.Predicate.op:type_name -> tabella.v1.Operator
-	19, // 16: tabella.v1.Predicate.values:type_name -> tabella.v1.AttributeValue
-	23, // 17: tabella.v1.Eligibility.predicates:type_name -> tabella.v1.Predicate
-	2,  // 18: tabella.v1.InitiativeSpec.kind:type_name -> tabella.v1.InitiativeKind
-	25, // 19: tabella.v1.InitiativeSpec.options:type_name -> tabella.v1.Option
-	26, // 20: tabella.v1.InitiativeSpec.ballot:type_name -> tabella.v1.BallotRules
-	27, // 21: tabella.v1.InitiativeSpec.schedule:type_name -> tabella.v1.Schedule
-	24, // 22: tabella.v1.InitiativeSpec.eligibility:type_name -> tabella.v1.Eligibility
-	28, // 23: tabella.v1.InitiativeSpec.result_rule:type_name -> tabella.v1.ResultRule
-	29, // 24: tabella.v1.Initiative.spec:type_name -> tabella.v1.InitiativeSpec
-	3,  // 25: tabella.v1.Initiative.status:type_name -> tabella.v1.InitiativeStatus
-	30, // 26: tabella.v1.Initiative.result:type_name -> tabella.v1.Result
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	23, // 16: tabella.v1.Predicate.values:type_name -> tabella.v1.AttributeValue
+	27, // 17: tabella.v1.Eligibility.predicates:type_name -> tabella.v1.Predicate
+	5,  // 18: tabella.v1.Budget.ballot_rule:type_name -> tabella.v1.BudgetBallotRule
+	6,  // 19: tabella.v1.Proposals.review:type_name -> tabella.v1.ReviewMode
+	28, // 20: tabella.v1.Proposals.eligibility:type_name -> tabella.v1.Eligibility
+	2,  // 21: tabella.v1.InitiativeSpec.kind:type_name -> tabella.v1.InitiativeKind
+	29, // 22: tabella.v1.InitiativeSpec.options:type_name -> tabella.v1.Option
+	30, // 23: tabella.v1.InitiativeSpec.ballot:type_name -> tabella.v1.BallotRules
+	31, // 24: tabella.v1.InitiativeSpec.schedule:type_name -> tabella.v1.Schedule
+	28, // 25: tabella.v1.InitiativeSpec.eligibility:type_name -> tabella.v1.Eligibility
+	32, // 26: tabella.v1.InitiativeSpec.result_rule:type_name -> tabella.v1.ResultRule
+	33, // 27: tabella.v1.InitiativeSpec.budget:type_name -> tabella.v1.Budget
+	34, // 28: tabella.v1.InitiativeSpec.proposals:type_name -> tabella.v1.Proposals
+	7,  // 29: tabella.v1.Result.outcome:type_name -> tabella.v1.ResultOutcome
+	3,  // 30: tabella.v1.StatusChange.status:type_name -> tabella.v1.InitiativeStatus
+	35, // 31: tabella.v1.Initiative.spec:type_name -> tabella.v1.InitiativeSpec
+	3,  // 32: tabella.v1.Initiative.status:type_name -> tabella.v1.InitiativeStatus
+	36, // 33: tabella.v1.Initiative.result:type_name -> tabella.v1.Result
+	37, // 34: tabella.v1.Initiative.history:type_name -> tabella.v1.StatusChange
+	38, // 35: tabella.v1.Initiative.cancellation:type_name -> tabella.v1.Cancellation
+	8,  // 36: tabella.v1.Proposal.status:type_name -> tabella.v1.ProposalStatus
+	40, // 37: tabella.v1.Proposal.reviews:type_name -> tabella.v1.ProposalReview
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_types_proto_init() }
@@ -2658,8 +3859,8 @@ func file_tabella_v1_types_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tabella_v1_types_proto_rawDesc), len(file_tabella_v1_types_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   29,
+			NumEnums:      9,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
