@@ -105,7 +105,7 @@ func (a *Application) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abc
 // FinalizeBlock executes the block in the ledger.
 func (a *Application) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	start := time.Now()
-	res, err := a.ledger.FinalizeBlock(ledger.Block{Height: req.Height, Time: req.Time, Txs: req.Txs})
+	res, err := a.ledger.FinalizeBlock(ledger.Block{Height: req.Height, Time: req.Time, Txs: req.Txs, Hash: req.Hash})
 	if err != nil {
 		return nil, err
 	}

@@ -48,13 +48,13 @@ type AuditReport struct {
 	// First and Heights bound the re-executed heights whose app hash the
 	// next header confirmed; Latest is the node's tip, re-executed too and
 	// compared with the state the node serves.
-	First   int64
-	Heights int64
-	Latest  int64
-	Txs         int64
-	Ballots     int64
-	Rejected    int64
-	Duration    time.Duration
+	First    int64
+	Heights  int64
+	Latest   int64
+	Txs      int64
+	Ballots  int64
+	Rejected int64
+	Duration time.Duration
 	// AppHash is the re-executed app hash at Heights, equal to the one in
 	// header Heights+1.
 	AppHash []byte
@@ -180,7 +180,7 @@ func Audit(ctx context.Context, o AuditOptions) (*AuditReport, error) {
 		if err := vals.VerifyCommitLightAllSignatures(gen.ChainID, cur.BlockID, h, commit); err != nil {
 			return nil, diverge(h, -1, "commit does not verify against the validator set: %v", err)
 		}
-		res, err := l.FinalizeBlock(ledger.Block{Height: h, Time: blk.Time, Txs: blk.Txs.ToSliceOfBytes()})
+		res, err := l.FinalizeBlock(ledger.Block{Height: h, Time: blk.Time, Txs: blk.Txs.ToSliceOfBytes(), Hash: cur.BlockID.Hash})
 		if err != nil {
 			return nil, diverge(h, -1, "re-execution failed: %v", err)
 		}
@@ -240,7 +240,7 @@ func Audit(ctx context.Context, o AuditOptions) (*AuditReport, error) {
 	}
 	// Re-execute the tip as well: its app hash is not signed yet, but the
 	// node serves reads from it, and they must equal the re-executed state.
-	if _, err := l.FinalizeBlock(ledger.Block{Height: latest, Time: cur.Block.Time, Txs: cur.Block.Txs.ToSliceOfBytes()}); err != nil {
+	if _, err := l.FinalizeBlock(ledger.Block{Height: latest, Time: cur.Block.Time, Txs: cur.Block.Txs.ToSliceOfBytes(), Hash: cur.BlockID.Hash}); err != nil {
 		return nil, diverge(latest, -1, "re-execution failed: %v", err)
 	}
 	if _, err := l.Commit(); err != nil {
@@ -291,7 +291,6 @@ func validatorSet(base *cmttypes.ValidatorSet, updates []ledger.ValidatorUpdate)
 	}
 	return set, nil
 }
-
 
 // firstResultDivergence names the first tx whose result code differs
 // from the node's.
