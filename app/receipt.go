@@ -80,7 +80,7 @@ func (s *Service) GetReceipt(ctx context.Context, req *tabellav1.GetReceiptReque
 	if resp.Tally, err = prove(ledger.TallyKey(req.InitiativeId)); err != nil {
 		return nil, err
 	}
-	if n := len(in.Spec.Options); n <= MaxReceiptCounts {
+	if n := len(in.Spec.Options); n <= MaxReceiptCounts && !ledger.CountsHidden(in) {
 		for i := 0; i < n; i++ {
 			c, err := prove(ledger.CountKey(req.InitiativeId, uint32(i)))
 			if err != nil {

@@ -73,7 +73,7 @@ func grpcCode(c ledger.Code) codes.Code {
 	case ledger.CodeOK:
 		return codes.OK
 	case ledger.CodeMalformedTx, ledger.CodeTxTooLarge, ledger.CodeWrongChainID, ledger.CodeInvalidField,
-		ledger.CodeSelectionCount, ledger.CodeUnknownOption:
+		ledger.CodeSelectionCount, ledger.CodeUnknownOption, ledger.CodeOverBudget, ledger.CodeBelowMinShare, ledger.CodeWrongKind:
 		return codes.InvalidArgument
 	case ledger.CodeBadSignature:
 		return codes.Unauthenticated
@@ -82,9 +82,10 @@ func grpcCode(c ledger.Code) codes.Code {
 		return codes.PermissionDenied
 	case ledger.CodeNotFound:
 		return codes.NotFound
-	case ledger.CodeAlreadyExists, ledger.CodeReplay, ledger.CodeAlreadyVoted:
+	case ledger.CodeAlreadyExists, ledger.CodeReplay, ledger.CodeAlreadyVoted, ledger.CodeAlreadyReviewed, ledger.CodeAlreadySigned:
 		return codes.AlreadyExists
-	case ledger.CodeNotOpen, ledger.CodeRevotingDisabled, ledger.CodeProposalClosed, ledger.CodeInitiativeNotActive:
+	case ledger.CodeNotOpen, ledger.CodeRevotingDisabled, ledger.CodeProposalClosed, ledger.CodeInitiativeNotActive,
+		ledger.CodeWrongPhase, ledger.CodeLimitReached, ledger.CodeWithdrawalDisabled:
 		return codes.FailedPrecondition
 	default:
 		return codes.Internal
@@ -251,7 +252,13 @@ func (s *Service) GetTally(_ context.Context, req *tabellav1.GetTallyRequest) (*
 	if err != nil {
 		return nil, internal(err)
 	}
-	return &tabellav1.GetTallyResponse{Tally: t, Status: in.Status, Result: in.Result, Height: v.Height}, nil
+	// results_during_voting: false hides the running counts until the
+	// initiative is CLOSED. A presentation rule: the counts are in state.
+	hidden := ledger.CountsHidden(in)
+	if hidden {
+		t.Counts = nil
+	}
+	return &tabellav1.GetTallyResponse{Tally: t, Status: in.Status, Result: in.Result, Height: v.Height, CountsHidden: hidden}, nil
 }
 
 // GetBallot returns a voter's live ballot.

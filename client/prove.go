@@ -80,7 +80,9 @@ func ProveState(ctx context.Context, c *Client, lv *LightVerifier, chainID, init
 	if err := proto.Unmarshal(r.Tally.Value, ps.Tally); err != nil {
 		return nil, fail("tally", "does not decode: %v", err)
 	}
-	if len(r.Counts) == len(ps.Initiative.Spec.Options) {
+	// The stored record lists the options of a consultation; the tally
+	// counts the options of every kind (approved proposals included).
+	if n := len(r.Counts); n > 0 && (n == len(ps.Initiative.Spec.Options) || n == int(ps.Tally.OptionCount)) {
 		ps.Tally.Counts = make([]uint64, len(r.Counts))
 		for i, pv := range r.Counts {
 			if err := check(fmt.Sprintf("count of option %d", i), pv, ledger.CountKey(initiative, uint32(i))); err != nil {

@@ -272,6 +272,14 @@ func VerifyBallot(chainID, initiative string, voter, ballotHash []byte, rec *tab
 	if err != nil {
 		return fail("ballot signature", "the recorded ballot does not carry a valid voter signature: %v", err)
 	}
+	if rec.Withdrawn {
+		// A withdrawal record carries the voter's signed WithdrawBallot.
+		wb := d.Body.GetWithdrawBallot()
+		if wb == nil || !bytes.Equal(d.Signer, voter) || wb.InitiativeId != initiative || wb.Sequence != rec.Sequence || len(rec.Selections) != 0 {
+			return fail("ballot signature", "the recorded withdrawal is not the voter's signed withdrawal")
+		}
+		return nil
+	}
 	cb := d.Body.GetCastBallot()
 	if cb == nil || !bytes.Equal(d.Signer, voter) || cb.InitiativeId != initiative || cb.Sequence != rec.Sequence || !equalU32(cb.Selections, rec.Selections) {
 		return fail("ballot signature", "the signed ballot does not match the recorded selections")

@@ -78,9 +78,9 @@ func TestParseSpec(t *testing.T) {
 	for _, tc := range []struct{ edit, want string }{
 		{strings.Replace(goodSpec, "    - age >= 16", "    - age >= sixteen", 1), "line 14: "},
 		{strings.Replace(goodSpec, "  closes: +2d", "  closes: tomorrow", 1), "line 10: "},
-		{strings.Replace(goodSpec, "title: Parks", "titel: Parks", 1), "line 3: field titel not found"},
+		{strings.Replace(goodSpec, "title: Parks", "titel: Parks", 1), "line 3: unknown field \"titel\""},
 		{strings.Replace(goodSpec, "kind: consultation", "kind: referendum", 1), "kind \"referendum\""},
-		{strings.Replace(goodSpec, "  - {id: b, title: B}\n", "", 1), "2 to"},
+		{strings.Replace(goodSpec, "  - {id: b, title: B}\n", "", 1), "line 4: an initiative needs 2 to"},
 	} {
 		_, err := ParseSpec([]byte(tc.edit), now)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -51,6 +51,9 @@ func ValidateInitiativeSpec(s *tabellav1.InitiativeSpec) error {
 	if err := validateBudget(s); err != nil {
 		return err
 	}
+	if err := validateResultRule(s); err != nil {
+		return err
+	}
 	if err := validateBallotRules(s); err != nil {
 		return err
 	}
@@ -60,10 +63,7 @@ func ValidateInitiativeSpec(s *tabellav1.InitiativeSpec) error {
 	if err := validateProposals(s); err != nil {
 		return err
 	}
-	if err := validateEligibility("eligibility", s.Eligibility); err != nil {
-		return err
-	}
-	return validateResultRule(s)
+	return validateEligibility("eligibility", s.Eligibility)
 }
 
 func checkSpecText(field, name, v string, max int, required bool) error {

@@ -324,3 +324,11 @@ func (v *View) eachBallot(prefix []byte, fn func(*tabellav1.BallotRecord) error)
 	}
 	return nil
 }
+
+// CountsHidden reports whether queries must keep an initiative's running
+// counts to themselves: it hides them (results_during_voting: false) and
+// is not CLOSED. Hiding is a presentation rule of the query API; the
+// counts are in state, readable by anyone with the state.
+func CountsHidden(in *tabellav1.Initiative) bool {
+	return in.Spec.GetResultRule().GetHideRunningTally() && in.Status != statusClosed
+}
