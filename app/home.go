@@ -174,6 +174,11 @@ func InitHome(o HomeOptions) (ed25519.PublicKey, error) {
 	if conf.Consensus.TimeoutCommit == 0 {
 		conf.Consensus.TimeoutCommit = time.Second
 	}
+	// CheckTx results rarely change when a block commits (a closed
+	// initiative, a voter's ballot landing from another node), and a block
+	// rejects what became invalid anyway: rechecking the whole mempool
+	// after every block would cost more than it saves.
+	conf.Mempool.Recheck = false
 	conf.Consensus.CreateEmptyBlocks = true
 	conf.Consensus.CreateEmptyBlocksInterval = o.EmptyBlocksInterval
 	if conf.Consensus.CreateEmptyBlocksInterval == 0 {

@@ -107,7 +107,9 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 	}
 	pv := privval.LoadFilePV(comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile())
 	cmtNode, err := nm.NewNode(comet, pv, nodeKey,
-		proxy.NewLocalClientCreator(application),
+		// One lock per ABCI connection, not one for all: CheckTx runs
+		// while FinalizeBlock executes; the ledger guards what they share.
+		proxy.NewConnSyncLocalClientCreator(application),
 		nm.DefaultGenesisDocProviderFunc(comet),
 		cmtcfg.DefaultDBProvider,
 		nm.DefaultMetricsProvider(comet.Instrumentation),

@@ -100,6 +100,16 @@ func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxReq
 	if len(req.Tx) > ledger.MaxTxBytes {
 		return nil, StatusFromCode(ledger.CodeTxTooLarge, fmt.Sprintf("tx is %d bytes, the limit is %d", len(req.Tx), ledger.MaxTxBytes), nil)
 	}
+	// Verify signatures here, in this request's goroutine: many requests
+	// verify in parallel on every core, and CheckTx then finds them
+	// cached instead of verifying one at a time.
+	if err := s.ledger.PreVerify(req.Tx); err != nil {
+		var le *ledger.Error
+		if errors.As(err, &le) {
+			return nil, StatusFromCode(le.Code, le.Msg, nil)
+		}
+		return nil, status.Errorf(codes.Internal, "verify: %v", err)
+	}
 	hash := ledger.TxHash(req.Tx)
 	var (
 		committed <-chan TxOutcome

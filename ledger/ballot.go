@@ -36,7 +36,7 @@ func (c *execCtx) checkCredential(d *DecodedTx, sc *tabellav1.SignedCredential, 
 	if cred.ExpiresAt <= c.time {
 		return Errorf(CodeCredentialExpired, "credential expired at %s, block time is %s", fmtTime(cred.ExpiresAt), fmtTime(c.time))
 	}
-	if !VerifyCredentialSignature(c.chainID, iss.PublicKey, sc) {
+	if !verifyCredential(c.sigs, c.chainID, iss.PublicKey, sc) {
 		return Errorf(CodeBadCredential, "credential signature does not verify against issuer %q", cred.IssuerId)
 	}
 	if ok, why := Eligible(cred.Attributes, elig.Predicates); !ok {

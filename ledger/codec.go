@@ -104,6 +104,11 @@ var errUnknownFields = Errorf(CodeMalformedTx, "message has unknown fields")
 // DecodeTx parses a tx and runs every check that needs no state: sizes,
 // field formats, chain id and the signature. The result is safe to execute.
 func DecodeTx(chainID string, raw []byte) (*DecodedTx, error) {
+	return decodeTx(chainID, raw, nil)
+}
+
+// decodeTx is DecodeTx with a signature cache (nil: none).
+func decodeTx(chainID string, raw []byte, sigs *SigCache) (*DecodedTx, error) {
 	if len(raw) == 0 {
 		return nil, Errorf(CodeMalformedTx, "empty tx")
 	}
@@ -147,7 +152,7 @@ func DecodeTx(chainID string, raw []byte) (*DecodedTx, error) {
 	if len(sig.Signature) != ed25519.SignatureSize {
 		return nil, Errorf(CodeBadSignature, "signature is %d bytes, want %d", len(sig.Signature), ed25519.SignatureSize)
 	}
-	if !ed25519.Verify(sig.PublicKey, TxSignBytes(chainID, tx.Body), sig.Signature) {
+	if !sigs.Verify(sig.PublicKey, TxSignBytes(chainID, tx.Body), sig.Signature) {
 		return nil, Errorf(CodeBadSignature, "tx signature does not verify for chain %q", chainID)
 	}
 	d.Signer = ed25519.PublicKey(sig.PublicKey)
@@ -195,10 +200,11 @@ func DecodeCredential(sc *tabellav1.SignedCredential) (*tabellav1.Credential, er
 
 // VerifyCredentialSignature checks sc was signed by issuerKey for chainID.
 func VerifyCredentialSignature(chainID string, issuerKey []byte, sc *tabellav1.SignedCredential) bool {
-	if len(issuerKey) != ed25519.PublicKeySize {
-		return false
-	}
-	return ed25519.Verify(issuerKey, CredentialSignBytes(chainID, sc.Body), sc.Signature)
+	return verifyCredential(nil, chainID, issuerKey, sc)
+}
+
+func verifyCredential(sigs *SigCache, chainID string, issuerKey []byte, sc *tabellav1.SignedCredential) bool {
+	return sigs.Verify(issuerKey, CredentialSignBytes(chainID, sc.Body), sc.Signature)
 }
 
 // marshal encodes state values deterministically. State values hash into

@@ -25,6 +25,8 @@ type execCtx struct {
 	// tallyLeft is what is left of the block's budget of option reads
 	// for counting closed initiatives (TallyReadsPerBlock).
 	tallyLeft int
+	// sigs caches verified signatures (nil: verify every time).
+	sigs *SigCache
 }
 
 func (c *execCtx) get(key []byte, m proto.Message) (bool, error) {

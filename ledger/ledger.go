@@ -20,6 +20,7 @@ import (
 	corestore "cosmossdk.io/core/store"
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
+	"google.golang.org/protobuf/proto"
 
 	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
@@ -28,7 +29,10 @@ import (
 type Options struct {
 	// CacheSize is the IAVL node cache in nodes (default 200,000).
 	CacheSize int
-	Logger    *slog.Logger
+	// SigCacheSize is how many verified signatures are remembered
+	// (default 500,000).
+	SigCacheSize int
+	Logger       *slog.Logger
 }
 
 // Block is what consensus decided: the ledger's view of a CometBFT block.
@@ -77,6 +81,14 @@ type Ledger struct {
 	// every tx the mempool accepted since the last commit.
 	check *overlay
 
+	// sigs caches verified signatures across CheckTx, PreVerify and
+	// FinalizeBlock; batcher gathers PreVerify's signatures into batches.
+	sigs    *SigCache
+	batcher *Batcher
+
+	// checkMu serialises CheckTx against the reset of its overlay.
+	checkMu sync.Mutex
+
 	// mu guards committed against Commit while readers use it.
 	mu        sync.RWMutex
 	committed *iavl.ImmutableTree
@@ -99,8 +111,12 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.SigCacheSize <= 0 {
+		opts.SigCacheSize = 500_000
+	}
 	tree := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, false, iavl.NewNopLogger())
-	l := &Ledger{db: db, tree: tree, log: opts.Logger}
+	sigs := NewSigCache(opts.SigCacheSize)
+	l := &Ledger{db: db, tree: tree, log: opts.Logger, sigs: sigs, batcher: NewBatcher(sigs, 256, 2*time.Millisecond)}
 
 	marker, markerTime, err := l.readMarker()
 	if err != nil {
@@ -181,12 +197,17 @@ func (l *Ledger) refreshCommitted() error {
 	l.mu.Lock()
 	l.committed = t
 	l.mu.Unlock()
+	l.checkMu.Lock()
 	l.check = newOverlay(t)
+	l.checkMu.Unlock()
 	return nil
 }
 
 // Close releases the tree. The database is the caller's to close.
-func (l *Ledger) Close() error { return l.tree.Close() }
+func (l *Ledger) Close() error {
+	l.batcher.Close()
+	return l.tree.Close()
+}
 
 // ChainID is the chain id set at InitChain ("" before).
 func (l *Ledger) ChainID() string { return l.chainID }
@@ -265,7 +286,11 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 	if want := l.tree.WorkingVersion(); b.Height != want {
 		return nil, fmt.Errorf("FinalizeBlock at height %d, the ledger expects %d", b.Height, want)
 	}
-	ctx := &execCtx{kv: newOverlay(l.tree), chainID: l.chainID, height: b.Height, time: b.Time.Unix(), blockHash: b.Hash, tallyLeft: TallyReadsPerBlock}
+	ctx := &execCtx{kv: newOverlay(l.tree), chainID: l.chainID, height: b.Height, time: b.Time.Unix(), blockHash: b.Hash, tallyLeft: TallyReadsPerBlock, sigs: l.sigs}
+	// Verify every signature of the block in batches across cores first;
+	// sequential execution then finds them cached. Signatures already
+	// verified by PreVerify or CheckTx are not verified again.
+	l.preverifyBlock(b.Txs)
 	if err := l.runQueue(ctx); err != nil {
 		return nil, fmt.Errorf("scheduled transitions at height %d: %w", b.Height, err)
 	}
@@ -301,7 +326,7 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 
 // deliverTx runs one tx in its own overlay; only success reaches the block.
 func (l *Ledger) deliverTx(ctx *execCtx, raw []byte) (TxResult, error) {
-	d, err := DecodeTx(l.chainID, raw)
+	d, err := decodeTx(l.chainID, raw, l.sigs)
 	if err != nil {
 		return rejection(raw, err), nil
 	}
@@ -418,14 +443,80 @@ func (l *Ledger) CheckTx(raw []byte) TxResult {
 	if l.chainID == "" {
 		return TxResult{Code: CodeInternal, Log: "node is not initialised yet", Hash: TxHash(raw)}
 	}
-	d, err := DecodeTx(l.chainID, raw)
+	d, err := decodeTx(l.chainID, raw, l.sigs)
 	if err != nil {
 		return rejection(raw, err)
 	}
-	ctx := &execCtx{kv: newOverlay(l.check), chainID: l.chainID, height: l.tree.Version() + 1, time: l.lastTime}
+	// CheckTx may run while FinalizeBlock executes the next block (they use
+	// separate ABCI connections); it only reads the committed version.
+	l.mu.RLock()
+	height, blockTime := l.committed.Version()+1, l.lastTime
+	l.mu.RUnlock()
+	l.checkMu.Lock()
+	defer l.checkMu.Unlock()
+	ctx := &execCtx{kv: newOverlay(l.check), chainID: l.chainID, height: height, time: blockTime, sigs: l.sigs}
 	if err := ctx.deliver(d); err != nil {
 		return rejection(raw, err)
 	}
 	ctx.kv.mergeInto(l.check)
 	return TxResult{Code: CodeOK, Hash: d.Hash}
+}
+
+// PreVerify checks a tx's envelope and signatures, and a ballot's
+// credential signature against the issuer key in committed state, caching
+// what verifies so CheckTx and FinalizeBlock need not verify again. It is
+// safe to call from many goroutines at once: a node's API handlers call it
+// before handing txs to the mempool, which spreads signature verification
+// over every core. A returned error is the rejection CheckTx would give.
+func (l *Ledger) PreVerify(raw []byte) error {
+	if l.chainID == "" {
+		return nil
+	}
+	l.mu.RLock()
+	committed := l.committed
+	l.mu.RUnlock()
+	if items := l.sigItems(raw, committed); len(items) > 0 {
+		l.batcher.Verify(items)
+	}
+	// With the signatures cached, decoding gives CheckTx's verdict on the
+	// envelope and the signature.
+	_, err := decodeTx(l.chainID, raw, l.sigs)
+	return err
+}
+
+// sigItems lists a tx's signature and, for a ballot, its credential's
+// signature under the issuer key found in r.
+func (l *Ledger) sigItems(raw []byte, r reader) []sigItem {
+	var tx tabellav1.Tx
+	if len(raw) > MaxTxBytes || proto.Unmarshal(raw, &tx) != nil || len(tx.Signatures) != 1 {
+		return nil
+	}
+	s := tx.Signatures[0]
+	items := []sigItem{{pub: s.PublicKey, msg: TxSignBytes(l.chainID, tx.Body), sig: s.Signature}}
+	var body tabellav1.TxBody
+	if proto.Unmarshal(tx.Body, &body) != nil {
+		return items
+	}
+	cb := body.GetCastBallot()
+	if cb == nil || cb.Credential == nil {
+		return items
+	}
+	var cred tabellav1.Credential
+	if proto.Unmarshal(cb.Credential.Body, &cred) != nil {
+		return items
+	}
+	var iss tabellav1.Issuer
+	if ok, err := getProto(r, IssuerKey(cred.IssuerId), &iss); err == nil && ok {
+		items = append(items, sigItem{pub: iss.PublicKey, msg: CredentialSignBytes(l.chainID, cb.Credential.Body), sig: cb.Credential.Signature})
+	}
+	return items
+}
+
+// preverifyBlock batch-verifies the block's signatures that are not cached.
+func (l *Ledger) preverifyBlock(txs [][]byte) {
+	items := make([]sigItem, 0, 2*len(txs))
+	for _, raw := range txs {
+		items = append(items, l.sigItems(raw, l.tree)...)
+	}
+	l.sigs.verifyBatch(items)
 }
