@@ -7,7 +7,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TOOLS := $(CURDIR)/.bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build run test test-short lint proto proto-check tools clean fuzz localnet localnet-stop soak
+.PHONY: all build run test test-short lint proto proto-check tools clean fuzz localnet localnet-stop soak bench
 
 all: build
 
@@ -69,6 +69,10 @@ localnet: build
 
 localnet-stop:
 	scripts/localnet.sh stop $(LOCALNET_DIR)
+
+## bench: the standard benchmark set; rewrites the generated part of docs/performance.md
+bench:
+	scripts/bench.sh
 
 ## soak: run the fault-tolerance suite for DURATION per scenario
 DURATION ?= 10m

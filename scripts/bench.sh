@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The standard benchmark set behind docs/performance.md (`make bench`):
+#   1. Go benchmarks: block execution and raw ed25519 verification;
+#   2. a single-node network: Tabella (`tabellad dev`) and CometBFT's
+#      persistent kvstore, same consensus settings, txs of the same size;
+#   3. a four-validator network on this machine: the same pair.
+# Results go to .bench/*.json and the generated section of
+# docs/performance.md. BENCH_DURATION sets each timed window (default 60s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${BENCH_DURATION:-60s}
+BT=${BENCH_BLOCK_TIME:-200ms}
+OUT=.bench
+rm -rf "$OUT" && mkdir -p "$OUT"
+make build >/dev/null
+GOBIN="$PWD/.bin" go install github.com/cometbft/cometbft/cmd/cometbft@v0.40.0
+CMT="$PWD/.bin/cometbft"
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_grpc() { for _ in $(seq 100); do bin/tabella --node "$1" info >/dev/null 2>&1 && return 0; sleep 0.3; done; echo "node $1 not ready" >&2; return 1; }
+wait_rpc() { for _ in $(seq 100); do curl -sf "http://$1/status" >/dev/null 2>&1 && return 0; sleep 0.3; done; echo "rpc $1 not ready" >&2; return 1; }
+
+# kvstore_config HOME P2P RPC: the same consensus settings as Tabella's.
+kvstore_config() {
+  sed -i -e "s|^timeout_commit = .*|timeout_commit = \"$BT\"|" \
+         -e 's|^recheck = true|recheck = false|' \
+         -e 's|^create_empty_blocks_interval = .*|create_empty_blocks_interval = "1s"|' \
+         -e 's|^allow_duplicate_ip = false|allow_duplicate_ip = true|' \
+         -e 's|^addr_book_strict = true|addr_book_strict = false|' \
+         -e "s|^laddr = \"tcp://0.0.0.0:26656\"|laddr = \"tcp://127.0.0.1:$2\"|" \
+         -e "s|^laddr = \"tcp://127.0.0.1:26657\"|laddr = \"tcp://127.0.0.1:$3\"|" "$1/config/config.toml"
+}
+
+echo "== Go benchmarks"
+go test ./ledger -run '^$' -bench . -benchtime 10x | tee "$OUT/gobench.txt"
+
+echo "== single node: Tabella"
+bin/tabellad dev --home "$OUT/dev" --block-time "$BT" --grpc 127.0.0.1:39090 --rpc tcp://127.0.0.1:39657 --p2p tcp://127.0.0.1:39656 >"$OUT/dev.log" 2>&1 &
+pid=$!; pids+=("$pid")
+wait_grpc 127.0.0.1:39090; sleep 2
+bin/tabella --home "$OUT/dev" --node 127.0.0.1:39090 -o json bench --voters 600000 --duration "$DUR" \
+  --concurrency 4096 --pid "$pid" --data-dir "$OUT/dev/data" >"$OUT/tabella-1.json"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+SIZE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx_bytes"])' "$OUT/tabella-1.json")
+
+echo "== single node: kvstore ($SIZE-byte txs)"
+"$CMT" init --home "$OUT/kv" >/dev/null 2>&1
+kvstore_config "$OUT/kv" 39756 39757
+"$CMT" start --home "$OUT/kv" --proxy_app=persistent_kvstore >"$OUT/kv.log" 2>&1 &
+pid=$!; pids+=("$pid")
+wait_rpc 127.0.0.1:39757; sleep 2
+bin/tabella -o json bench kvstore --rpcs 127.0.0.1:39757 --tx-size "$SIZE" --txs 1200000 --duration "$DUR" \
+  --concurrency 512 --pid "$pid" --data-dir "$OUT/kv/data" >"$OUT/kvstore-1.json"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
+echo "== four validators: Tabella"
+python3 - "$OUT/parties.yaml" <<'PY'
+import sys, re
+src = open("testnet/parties.yaml").read()
+open(sys.argv[1], "w").write(re.sub(r"\nobservers:.*", "\n", src, flags=re.S))
+PY
+bin/tabellad testnet --parties "$OUT/parties.yaml" --output "$OUT/net" --base-port 41000 --block-time "$BT" >/dev/null
+tpids=()
+for n in city-council regional-office residents-union open-vote-watch; do
+  bin/tabellad start --home "$OUT/net/$n" >"$OUT/net/$n.log" 2>&1 &
+  tpids+=("$!"); pids+=("$!")
+done
+for i in 0 1 2 3; do wait_grpc "127.0.0.1:$((41002 + 10 * i))"; done; sleep 3
+bin/tabella --home "$OUT/net" -o json bench --nodes 127.0.0.1:41002,127.0.0.1:41012,127.0.0.1:41022,127.0.0.1:41032 \
+  --rpc 127.0.0.1:41001 --organiser citizen-services --organiser-key citizen-services \
+  --issuer population-registry --issuer-key population-registry --voters 400000 --duration "$DUR" \
+  --concurrency 4096 $(printf -- '--pid %s ' "${tpids[@]}") --data-dir "$OUT/net/city-council/data" >"$OUT/tabella-4.json"
+for p in "${tpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+
+echo "== four validators: kvstore"
+"$CMT" testnet --v 4 --o "$OUT/kvnet" --starting-ip 127.0.0.1 >/dev/null 2>&1
+peers=""
+for i in 0 1 2 3; do
+  id=$("$CMT" show_node_id --home "$OUT/kvnet/node$i")
+  peers="$peers${peers:+,}$id@127.0.0.1:$((42000 + 10 * i))"
+done
+kpids=()
+for i in 0 1 2 3; do
+  h="$OUT/kvnet/node$i"
+  kvstore_config "$h" $((42000 + 10 * i)) $((42001 + 10 * i))
+  sed -i -e "s|^persistent_peers = .*|persistent_peers = \"$peers\"|" "$h/config/config.toml"
+  "$CMT" start --home "$h" --proxy_app=persistent_kvstore >"$h.log" 2>&1 &
+  kpids+=("$!"); pids+=("$!")
+done
+for i in 0 1 2 3; do wait_rpc "127.0.0.1:$((42001 + 10 * i))"; done; sleep 3
+bin/tabella -o json bench kvstore --rpcs 127.0.0.1:42001,127.0.0.1:42011,127.0.0.1:42021,127.0.0.1:42031 \
+  --tx-size "$SIZE" --txs 1200000 --duration "$DUR" --concurrency 512 $(printf -- '--pid %s ' "${kpids[@]}") \
+  --data-dir "$OUT/kvnet/node0/data" >"$OUT/kvstore-4.json"
+for p in "${kpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+
+python3 scripts/bench_report.py "$OUT" docs/performance.md "$DUR" "$BT"
+echo "== wrote docs/performance.md"
