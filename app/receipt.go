@@ -109,6 +109,11 @@ func (s *Service) GetReceipt(ctx context.Context, req *tabellav1.GetReceiptReque
 
 // waitProvable waits until header height+1 is signed and stored.
 func (s *Service) waitProvable(ctx context.Context, height int64) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, s.WaitTimeout)
+		defer stop()
+	}
 	heights, cancel := s.events.WatchHeights()
 	defer cancel()
 	for s.ledger.LastHeight() < height+1 || s.chain.Height() < height+1 {
@@ -130,6 +135,12 @@ func (s *Service) WatchTx(req *tabellav1.WatchTxRequest, stream tabellav1.Tabell
 	ctx := stream.Context()
 	if len(req.TxHash) != 32 {
 		return StatusFromCode(ledger.CodeInvalidField, "tx_hash must be the 32-byte SHA-256 of the tx", nil)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		// A hash nobody submits would hold the stream forever.
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, 10*s.WaitTimeout)
+		defer stop()
 	}
 	committed, cancel := s.events.WaitTx(req.TxHash)
 	defer cancel()

@@ -35,7 +35,7 @@ func ParsePredicate(s string) (*tabellav1.Predicate, error) {
 		n++
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("rule %q: start with an attribute name (letters, digits, '_', '.', '-')", s)
+		return nil, fmt.Errorf("rule %q: start with an attribute name (a letter or '_', then letters, digits, '_', '.', '-')", s)
 	}
 	attr, rest := s[:n], strings.TrimSpace(s[n:])
 	if strings.HasPrefix(rest, "in ") || strings.HasPrefix(rest, "in[") {

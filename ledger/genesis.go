@@ -53,6 +53,9 @@ func ValidateGenesis(g *tabellav1.Genesis) error {
 			// One key acting for two parties would let one person vote
 			// twice in a dual-majority decision.
 			if other, dup := adminKeys[string(k)]; dup {
+				if other == p.Id {
+					return Errorf(CodeInvalidField, "party %q lists the same admin key twice", p.Id)
+				}
 				return Errorf(CodeInvalidField, "party %q shares an admin key with party %q", p.Id, other)
 			}
 			adminKeys[string(k)] = p.Id

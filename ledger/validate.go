@@ -278,14 +278,14 @@ func ValidatePredicate(p *tabellav1.Predicate) error {
 		}
 	case tabellav1.Operator_OPERATOR_EQ, tabellav1.Operator_OPERATOR_NE:
 		if len(p.Values) != 1 {
-			return Errorf(CodeInvalidField, "predicate on %q: %s takes exactly one value", p.Attribute, p.Op)
+			return Errorf(CodeInvalidField, "predicate on %q: %s takes exactly one value", p.Attribute, OperatorSymbol(p.Op))
 		}
 	case tabellav1.Operator_OPERATOR_LT, tabellav1.Operator_OPERATOR_LE, tabellav1.Operator_OPERATOR_GT, tabellav1.Operator_OPERATOR_GE:
 		if len(p.Values) != 1 {
-			return Errorf(CodeInvalidField, "predicate on %q: %s takes exactly one value", p.Attribute, p.Op)
+			return Errorf(CodeInvalidField, "predicate on %q: %s takes exactly one value", p.Attribute, OperatorSymbol(p.Op))
 		}
 		if _, ok := p.Values[0].GetValue().(*tabellav1.AttributeValue_Integer); !ok {
-			return Errorf(CodeInvalidField, "predicate on %q: %s compares integers only", p.Attribute, p.Op)
+			return Errorf(CodeInvalidField, "predicate on %q: %s compares integers only", p.Attribute, OperatorSymbol(p.Op))
 		}
 	default:
 		return Errorf(CodeInvalidField, "predicate on %q has unknown operator %d", p.Attribute, p.Op)
