@@ -165,7 +165,7 @@ func printAudit(w io.Writer, r *client.AuditReport) {
 		}
 		var parts []string
 		for i, n := range t.Counts {
-			parts = append(parts, fmt.Sprintf("%s %d", in.Spec.Options[i].Id, n))
+			parts = append(parts, fmt.Sprintf("%s %d", optionID(in.Spec, uint32(i)), n))
 		}
 		fmt.Fprintf(w, "  %-20s %-9s %s; turnout %d\n", in.Spec.Id, trimEnum(in.Status.String()), strings.Join(parts, ", "), t.Turnout)
 	}

@@ -272,10 +272,10 @@ func printProvenTally(w io.Writer, ps *client.ProvenState) {
 	fmt.Fprintf(w, "  %s is %s at height %d; proven tally: ", s.Id, trimEnum(ps.Initiative.Status.String()), ps.Height)
 	var parts []string
 	for i, n := range ps.Tally.Counts {
-		parts = append(parts, fmt.Sprintf("%s %d", s.Options[i].Id, n))
+		parts = append(parts, fmt.Sprintf("%s %d", optionID(s, uint32(i)), n))
 	}
 	if len(parts) == 0 {
-		parts = append(parts, "(too many options to include)")
+		parts = append(parts, "(counts not included: too many options, or hidden until voting closes)")
 	}
 	fmt.Fprintf(w, "%s; turnout %d\n", strings.Join(parts, ", "), ps.Tally.Turnout)
 	if r := ps.Initiative.Result; r != nil {

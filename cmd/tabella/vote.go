@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -15,12 +16,17 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tabella/tabella/client"
-	"github.com/tabella/tabella/ledger"
 	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
 
 func newInitiativeCmd(c *cli) *cobra.Command {
-	cmd := &cobra.Command{Use: "initiative", Short: "Create, show and list initiatives"}
+	cmd := &cobra.Command{
+		Use:   "initiative",
+		Short: "Create, show, list and cancel initiatives",
+		Example: `  tabella initiative create --file docs/examples/election.yaml --dry-run
+  tabella initiative show aarhus-parks
+  tabella initiative list --status voting`,
+	}
 
 	var key, organiser string
 	var dryRun, noWait bool
@@ -29,7 +35,8 @@ func newInitiativeCmd(c *cli) *cobra.Command {
 		Use:   "create --file SPEC.yaml",
 		Short: "Validate a spec file and create the initiative (for organisers)",
 		Example: `  tabella initiative create --file parks.yaml --organiser demo-city --key demo-city
-  tabella initiative create --file parks.yaml --dry-run   # only validate`,
+  tabella initiative create --file parks.yaml --dry-run   # only validate
+  tabella initiative create --file docs/examples/budget.yaml --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data, err := os.ReadFile(file)
@@ -88,8 +95,8 @@ func newInitiativeCmd(c *cli) *cobra.Command {
 	var height int64
 	show := &cobra.Command{
 		Use:     "show ID",
-		Short:   "Show an initiative: options, schedule, eligibility, status and result",
-		Example: "  tabella initiative show aarhus-parks",
+		Short:   "Show an initiative: rules, lifecycle, options, proposals and result",
+		Example: "  tabella initiative show aarhus-parks\n  tabella initiative show aarhus-parks --height 120   # as it was at height 120",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, ctx, done, err := c.dial(cmd)
@@ -101,7 +108,19 @@ func newInitiativeCmd(c *cli) *cobra.Command {
 			if err != nil {
 				return apiError(err)
 			}
-			return c.print(cmd.OutOrStdout(), res, func(w io.Writer) { printInitiative(w, res.Initiative) })
+			tally, err := cl.GetTally(ctx, &tabellav1.GetTallyRequest{InitiativeId: args[0], Height: res.Height})
+			if err != nil {
+				return apiError(err)
+			}
+			var props *tabellav1.ListProposalsResponse
+			if res.Initiative.Spec.Proposals != nil {
+				if props, err = cl.ListProposals(ctx, &tabellav1.ListProposalsRequest{InitiativeId: args[0], Height: res.Height, PageSize: 50}); err != nil {
+					return apiError(err)
+				}
+			}
+			return c.print(cmd.OutOrStdout(), res, func(w io.Writer) {
+				printInitiative(w, res.Initiative, tally.Tally, props.GetProposals(), props.GetNextPageToken() != "")
+			})
 		},
 	}
 	show.Flags().Int64Var(&height, "height", 0, "read at this height (default: latest)")
@@ -111,14 +130,14 @@ func newInitiativeCmd(c *cli) *cobra.Command {
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List initiatives, optionally by status",
-		Example: "  tabella initiative list --status voting",
+		Example: "  tabella initiative list\n  tabella initiative list --status voting",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st := tabellav1.InitiativeStatus_INITIATIVE_STATUS_UNSPECIFIED
 			if statusName != "" {
 				v, ok := tabellav1.InitiativeStatus_value["INITIATIVE_STATUS_"+strings.ToUpper(statusName)]
 				if !ok {
-					return fmt.Errorf("--status %q: use scheduled, voting, closed or cancelled", statusName)
+					return fmt.Errorf("--status %q: use scheduled, proposals, review, voting, closing, closed or cancelled", statusName)
 				}
 				st = tabellav1.InitiativeStatus(v)
 			}
@@ -136,7 +155,7 @@ func newInitiativeCmd(c *cli) *cobra.Command {
 					fmt.Fprintln(w, "No initiatives.")
 				}
 				for _, in := range res.Initiatives {
-					fmt.Fprintf(w, "%-24s %-10s %s\n", in.Spec.Id, trimEnum(in.Status.String()), in.Spec.Title)
+					fmt.Fprintf(w, "%-24s %-12s %-10s %s\n", in.Spec.Id, trimEnum(in.Spec.Kind.String()), trimEnum(in.Status.String()), in.Spec.Title)
 				}
 				if res.NextPageToken != "" {
 					fmt.Fprintf(w, "More: --page-token %s\n", res.NextPageToken)
@@ -148,7 +167,7 @@ func newInitiativeCmd(c *cli) *cobra.Command {
 	list.Flags().Uint32Var(&limit, "limit", 50, "page size (at most 500)")
 	list.Flags().StringVar(&pageToken, "page-token", "", "continue after a previous page")
 
-	cmd.AddCommand(create, show, list)
+	cmd.AddCommand(create, show, list, newInitiativeCancelCmd(c))
 	return cmd
 }
 
@@ -160,55 +179,6 @@ func trimEnum(s string) string {
 }
 
 func fmtUnix(t int64) string { return time.Unix(t, 0).UTC().Format(time.RFC3339) }
-
-func printInitiative(w io.Writer, in *tabellav1.Initiative) {
-	s := in.Spec
-	fmt.Fprintf(w, "%s — %s\n", s.Id, s.Title)
-	fmt.Fprintf(w, "  kind:        %s, by organiser %s\n", trimEnum(s.Kind.String()), in.OrganiserId)
-	fmt.Fprintf(w, "  status:      %s\n", trimEnum(in.Status.String()))
-	fmt.Fprintf(w, "  voting:      %s → %s (block time)\n", fmtUnix(s.Schedule.VotingOpensAt), fmtUnix(s.Schedule.VotingClosesAt))
-	if s.Summary != "" {
-		fmt.Fprintf(w, "  summary:     %s\n", s.Summary)
-	}
-	if s.DocumentUri != "" {
-		fmt.Fprintf(w, "  document:    %s (sha256 %x)\n", s.DocumentUri, s.DocumentSha256)
-	}
-	fmt.Fprintf(w, "  ballot:      choose %d to %d; revoting %s\n", s.Ballot.MinSelections, s.Ballot.MaxSelections, map[bool]string{true: "allowed", false: "not allowed"}[s.Ballot.RevotingAllowed])
-	var rules []string
-	for _, p := range s.Eligibility.Predicates {
-		rules = append(rules, ledger.FormatPredicate(p))
-	}
-	fmt.Fprintf(w, "  eligibility: credentials from %s", strings.Join(s.Eligibility.IssuerIds, ", "))
-	if len(rules) > 0 {
-		fmt.Fprintf(w, "; %s", strings.Join(rules, " and "))
-	}
-	fmt.Fprintln(w)
-	if q := s.GetResultRule().GetQuorum(); q > 0 {
-		fmt.Fprintf(w, "  quorum:      %d ballots\n", q)
-	}
-	fmt.Fprintln(w, "  options:")
-	for i, o := range s.Options {
-		fmt.Fprintf(w, "    [%d] %-12s %s\n", i, o.Id, o.Title)
-	}
-	if r := in.Result; r != nil {
-		printResult(w, s, r)
-	}
-}
-
-func printResult(w io.Writer, s *tabellav1.InitiativeSpec, r *tabellav1.Result) {
-	var names []string
-	for _, i := range r.Winners {
-		names = append(names, s.Options[i].Id)
-	}
-	winner := "none"
-	if len(names) > 0 {
-		winner = strings.Join(names, ", ")
-		if len(names) > 1 {
-			winner += " (tie)"
-		}
-	}
-	fmt.Fprintf(w, "  result:      closed at height %d: winner %s; turnout %d; quorum %s\n", r.ClosedHeight, winner, r.Turnout, map[bool]string{true: "met", false: "NOT met"}[r.QuorumMet])
-}
 
 // optionIndexes resolves --option values given as ids or indexes.
 func optionIndexes(spec *tabellav1.InitiativeSpec, opts []string) ([]uint32, error) {
@@ -238,100 +208,142 @@ func optionIndexes(spec *tabellav1.InitiativeSpec, opts []string) ([]uint32, err
 	return out, nil
 }
 
+// ballotArgs are the flags of a ballot or a petition signature.
+type ballotArgs struct {
+	initiative, key, credPath string
+	options                   []string
+	sequence                  uint64
+	noWait, noReceipt         bool
+	receiptPath               string
+}
+
+func (a *ballotArgs) flags(cmd *cobra.Command, withOptions bool) {
+	f := cmd.Flags()
+	f.StringVar(&a.initiative, "initiative", "", "initiative id")
+	f.StringVar(&a.key, "key", "", "your key name or key file")
+	f.StringVar(&a.credPath, "credential", "", "credential file (default: <home>/credentials/<key>.json)")
+	if withOptions {
+		f.StringArrayVar(&a.options, "option", nil, "option id or index (repeat for several; none for a petition)")
+	}
+	f.Uint64Var(&a.sequence, "sequence", 0, "ballot sequence (default: one more than your live ballot)")
+	f.BoolVar(&a.noWait, "no-wait", false, "return once the node accepted the ballot, before it is committed (no receipt)")
+	f.BoolVar(&a.noReceipt, "no-receipt", false, "do not wait for and write a receipt")
+	f.StringVar(&a.receiptPath, "receipt", "", "receipt file (default: <home>/receipts/<initiative>-<key>-<sequence>.json)")
+	for _, r := range []string{"initiative", "key"} {
+		_ = cmd.MarkFlagRequired(r)
+	}
+}
+
+// loadVoter loads a key and the credential that goes with it.
+func (c *cli) loadVoter(key, credPath string) (*client.Key, *tabellav1.SignedCredential, error) {
+	k, err := client.LoadKey(c.home, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if credPath == "" {
+		credPath = filepath.Join(c.home, "credentials", k.Name+".json")
+	}
+	cred, err := client.LoadCredential(credPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("credential: %w (pass --credential FILE)", err)
+	}
+	return k, cred, nil
+}
+
+// nextSequence is one more than the voter's live ballot (or withdrawal),
+// or 1.
+func nextSequence(ctx context.Context, cl *client.Client, initiative string, voter []byte) (uint64, error) {
+	prev, err := cl.GetBallot(ctx, &tabellav1.GetBallotRequest{InitiativeId: initiative, Voter: voter})
+	switch {
+	case err == nil:
+		return prev.Ballot.Sequence + 1, nil
+	case status.Code(err) != codes.NotFound:
+		return 0, apiError(err)
+	}
+	return 1, nil
+}
+
+// castBallot signs and submits a ballot (a petition signature when it
+// selects nothing), and writes a receipt once it is provable.
+func (c *cli) castBallot(cmd *cobra.Command, a *ballotArgs, what string) error {
+	k, cred, err := c.loadVoter(a.key, a.credPath)
+	if err != nil {
+		return err
+	}
+	cl, ctx, done, err := c.dial(cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
+	info, err := cl.GetChainInfo(ctx, &tabellav1.GetChainInfoRequest{})
+	if err != nil {
+		return apiError(err)
+	}
+	in, err := cl.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: a.initiative})
+	if err != nil {
+		return apiError(err)
+	}
+	petition := kindOf(in.Initiative) == tabellav1.InitiativeKind_INITIATIVE_KIND_PETITION
+	if !petition && len(a.options) == 0 {
+		return fmt.Errorf("--option is required: choose at least one option of %s (tabella initiative show %s lists them)", a.initiative, a.initiative)
+	}
+	sel, err := optionIndexes(in.Initiative.Spec, a.options)
+	if err != nil {
+		return err
+	}
+	seq := a.sequence
+	if seq == 0 {
+		if seq, err = nextSequence(ctx, cl, a.initiative, k.Public()); err != nil {
+			return err
+		}
+	}
+	tx, err := client.BallotTx(info.ChainId, k.Private, a.initiative, cred, sel, seq)
+	if err != nil {
+		return err
+	}
+	res, err := cl.Broadcast(ctx, tx, !a.noWait)
+	if err != nil {
+		return apiError(err)
+	}
+	receiptPath := a.receiptPath
+	if res.Height > 0 && !a.noReceipt {
+		if receiptPath == "" {
+			receiptPath = filepath.Join(c.home, "receipts", fmt.Sprintf("%s-%s-%d.json", a.initiative, k.Name, seq))
+		}
+		if _, err := writeVoteReceipt(ctx, cl, a.initiative, k.Public(), res.TxHash, res.Height, receiptPath); err != nil {
+			return fmt.Errorf("the %s is committed at height %d, but the receipt could not be written: %w (fetch one later with `tabella receipt get`)", what, res.Height, err)
+		}
+	} else {
+		receiptPath = ""
+	}
+	return c.print(cmd.OutOrStdout(), res, func(w io.Writer) {
+		if petition {
+			fmt.Fprintf(w, "Signature recorded for %s (sequence %d)\n  ballot hash: %s\n", a.initiative, seq, strings.ToUpper(hex.EncodeToString(res.TxHash)))
+		} else {
+			fmt.Fprintf(w, "Ballot recorded for %s (sequence %d)\n  ballot hash: %s\n", a.initiative, seq, strings.ToUpper(hex.EncodeToString(res.TxHash)))
+		}
+		if res.Height > 0 {
+			fmt.Fprintf(w, "  committed at height %d\n", res.Height)
+		}
+		if receiptPath != "" {
+			fmt.Fprintf(w, "  receipt:     %s\n  verify it:   tabella receipt verify %s\n", receiptPath, receiptPath)
+		}
+	})
+}
+
 func newVoteCmd(c *cli) *cobra.Command {
-	var (
-		initiative, key, credPath string
-		options                   []string
-		sequence                  uint64
-		noWait, noReceipt         bool
-		receiptPath               string
-	)
+	a := &ballotArgs{}
 	cmd := &cobra.Command{
 		Use:   "vote",
 		Short: "Sign and cast a ballot with your key and credential",
 		Example: `  tabella vote --initiative aarhus-parks --key alice --option north
-  tabella vote --initiative aarhus-parks --key alice --option riverside   # revote, if allowed`,
+  tabella vote --initiative aarhus-parks --key alice --option riverside   # revote, if allowed
+  tabella vote --initiative pb-2027 --key alice --option playground --option benches
+  tabella vote --initiative harbour-bath --key alice                      # sign a petition`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := client.LoadKey(c.home, key)
-			if err != nil {
-				return err
-			}
-			if credPath == "" {
-				credPath = filepath.Join(c.home, "credentials", k.Name+".json")
-			}
-			cred, err := client.LoadCredential(credPath)
-			if err != nil {
-				return fmt.Errorf("credential: %w (pass --credential FILE)", err)
-			}
-			cl, ctx, done, err := c.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			info, err := cl.GetChainInfo(ctx, &tabellav1.GetChainInfoRequest{})
-			if err != nil {
-				return apiError(err)
-			}
-			in, err := cl.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: initiative})
-			if err != nil {
-				return apiError(err)
-			}
-			sel, err := optionIndexes(in.Initiative.Spec, options)
-			if err != nil {
-				return err
-			}
-			if sequence == 0 {
-				sequence = 1
-				prev, err := cl.GetBallot(ctx, &tabellav1.GetBallotRequest{InitiativeId: initiative, Voter: k.Public()})
-				switch {
-				case err == nil:
-					sequence = prev.Ballot.Sequence + 1
-				case status.Code(err) != codes.NotFound:
-					return apiError(err)
-				}
-			}
-			tx, err := client.BallotTx(info.ChainId, k.Private, initiative, cred, sel, sequence)
-			if err != nil {
-				return err
-			}
-			res, err := cl.Broadcast(ctx, tx, !noWait)
-			if err != nil {
-				return apiError(err)
-			}
-			if res.Height > 0 && !noReceipt {
-				if receiptPath == "" {
-					receiptPath = filepath.Join(c.home, "receipts", fmt.Sprintf("%s-%s-%d.json", initiative, k.Name, sequence))
-				}
-				if _, err := writeVoteReceipt(ctx, cl, initiative, k.Public(), res.TxHash, res.Height, receiptPath); err != nil {
-					return fmt.Errorf("the ballot is committed at height %d, but the receipt could not be written: %w (fetch one later with `tabella receipt get`)", res.Height, err)
-				}
-			} else {
-				receiptPath = ""
-			}
-			return c.print(cmd.OutOrStdout(), res, func(w io.Writer) {
-				fmt.Fprintf(w, "Ballot recorded for %s (sequence %d)\n  ballot hash: %s\n", initiative, sequence, strings.ToUpper(hex.EncodeToString(res.TxHash)))
-				if res.Height > 0 {
-					fmt.Fprintf(w, "  committed at height %d\n", res.Height)
-				}
-				if receiptPath != "" {
-					fmt.Fprintf(w, "  receipt:     %s\n  verify it:   tabella receipt verify %s\n", receiptPath, receiptPath)
-				}
-			})
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return c.castBallot(cmd, a, "ballot") },
 	}
-	f := cmd.Flags()
-	f.StringVar(&initiative, "initiative", "", "initiative id")
-	f.StringVar(&key, "key", "", "your key name or key file")
-	f.StringVar(&credPath, "credential", "", "credential file (default: <home>/credentials/<key>.json)")
-	f.StringArrayVar(&options, "option", nil, "option id or index (repeat for several)")
-	f.Uint64Var(&sequence, "sequence", 0, "ballot sequence (default: one more than your live ballot)")
-	f.BoolVar(&noWait, "no-wait", false, "return once the node accepted the ballot, before it is committed (no receipt)")
-	f.BoolVar(&noReceipt, "no-receipt", false, "do not wait for and write a receipt")
-	f.StringVar(&receiptPath, "receipt", "", "receipt file (default: <home>/receipts/<initiative>-<key>-<sequence>.json)")
-	for _, r := range []string{"initiative", "key", "option"} {
-		_ = cmd.MarkFlagRequired(r)
-	}
+	a.flags(cmd, true)
 	return cmd
 }
 
@@ -340,7 +352,7 @@ func newTallyCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "tally ID",
 		Short:   "Show an initiative's running tally, or its frozen result once closed",
-		Example: "  tabella tally aarhus-parks",
+		Example: "  tabella tally aarhus-parks\n  tabella -o json tally aarhus-parks",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, ctx, done, err := c.dial(cmd)
@@ -356,17 +368,7 @@ func newTallyCmd(c *cli) *cobra.Command {
 			if err != nil {
 				return apiError(err)
 			}
-			return c.print(cmd.OutOrStdout(), res, func(w io.Writer) {
-				s := in.Initiative.Spec
-				fmt.Fprintf(w, "%s — %s (%s, height %d)\n", s.Id, s.Title, trimEnum(res.Status.String()), res.Height)
-				for i, n := range res.Tally.Counts {
-					fmt.Fprintf(w, "  %-14s %8d\n", s.Options[i].Id, n)
-				}
-				fmt.Fprintf(w, "  turnout %d voters, %d ballots cast (revotes included)\n", res.Tally.Turnout, res.Tally.BallotsCast)
-				if res.Result != nil {
-					printResult(w, s, res.Result)
-				}
-			})
+			return c.print(cmd.OutOrStdout(), res, func(w io.Writer) { printTally(w, in.Initiative.Spec, res) })
 		},
 	}
 	cmd.Flags().Int64Var(&height, "height", 0, "read at this height (default: latest)")
