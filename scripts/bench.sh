@@ -12,6 +12,10 @@ DUR=${BENCH_DURATION:-60s}
 BT=${BENCH_BLOCK_TIME:-200ms}
 OUT=.bench
 rm -rf "$OUT" && mkdir -p "$OUT"
+# Every port the runs use must be free (other local networks use others).
+for p in 39090 39656 39657 39756 39757 $(seq 45100 45140) $(seq 45300 45340); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "port $p is in use; stop what holds it" >&2; exit 1; fi
+done
 make build >/dev/null
 GOBIN="$PWD/.bin" go install github.com/cometbft/cometbft/cmd/cometbft@v0.40.0
 CMT="$PWD/.bin/cometbft"
@@ -61,15 +65,15 @@ import sys, re
 src = open("testnet/parties.yaml").read()
 open(sys.argv[1], "w").write(re.sub(r"\nobservers:.*", "\n", src, flags=re.S))
 PY
-bin/tabellad testnet --parties "$OUT/parties.yaml" --output "$OUT/net" --base-port 41000 --block-time "$BT" >/dev/null
+bin/tabellad testnet --parties "$OUT/parties.yaml" --output "$OUT/net" --base-port 45100 --block-time "$BT" >/dev/null
 tpids=()
 for n in city-council regional-office residents-union open-vote-watch; do
   bin/tabellad start --home "$OUT/net/$n" >"$OUT/net/$n.log" 2>&1 &
   tpids+=("$!"); pids+=("$!")
 done
-for i in 0 1 2 3; do wait_grpc "127.0.0.1:$((41002 + 10 * i))"; done; sleep 3
-bin/tabella --home "$OUT/net" -o json bench --nodes 127.0.0.1:41002,127.0.0.1:41012,127.0.0.1:41022,127.0.0.1:41032 \
-  --rpc 127.0.0.1:41001 --organiser citizen-services --organiser-key citizen-services \
+for i in 0 1 2 3; do wait_grpc "127.0.0.1:$((45102 + 10 * i))"; done; sleep 3
+bin/tabella --home "$OUT/net" -o json bench --nodes 127.0.0.1:45102,127.0.0.1:45112,127.0.0.1:45122,127.0.0.1:45132 \
+  --rpc 127.0.0.1:45101 --organiser citizen-services --organiser-key citizen-services \
   --issuer population-registry --issuer-key population-registry --voters 400000 --duration "$DUR" \
   --concurrency 4096 $(printf -- '--pid %s ' "${tpids[@]}") --data-dir "$OUT/net/city-council/data" >"$OUT/tabella-4.json"
 for p in "${tpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
@@ -79,18 +83,18 @@ echo "== four validators: kvstore"
 peers=""
 for i in 0 1 2 3; do
   id=$("$CMT" show_node_id --home "$OUT/kvnet/node$i")
-  peers="$peers${peers:+,}$id@127.0.0.1:$((42000 + 10 * i))"
+  peers="$peers${peers:+,}$id@127.0.0.1:$((45300 + 10 * i))"
 done
 kpids=()
 for i in 0 1 2 3; do
   h="$OUT/kvnet/node$i"
-  kvstore_config "$h" $((42000 + 10 * i)) $((42001 + 10 * i))
+  kvstore_config "$h" $((45300 + 10 * i)) $((45301 + 10 * i))
   sed -i -e "s|^persistent_peers = .*|persistent_peers = \"$peers\"|" "$h/config/config.toml"
   "$CMT" start --home "$h" --proxy_app=persistent_kvstore >"$h.log" 2>&1 &
   kpids+=("$!"); pids+=("$!")
 done
-for i in 0 1 2 3; do wait_rpc "127.0.0.1:$((42001 + 10 * i))"; done; sleep 3
-bin/tabella -o json bench kvstore --rpcs 127.0.0.1:42001,127.0.0.1:42011,127.0.0.1:42021,127.0.0.1:42031 \
+for i in 0 1 2 3; do wait_rpc "127.0.0.1:$((45301 + 10 * i))"; done; sleep 3
+bin/tabella -o json bench kvstore --rpcs 127.0.0.1:45301,127.0.0.1:45311,127.0.0.1:45321,127.0.0.1:45331 \
   --tx-size "$SIZE" --txs 1200000 --duration "$DUR" --concurrency 512 $(printf -- '--pid %s ' "${kpids[@]}") \
   --data-dir "$OUT/kvnet/node0/data" >"$OUT/kvstore-4.json"
 for p in "${kpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
