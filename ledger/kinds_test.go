@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/tabella/tabella/client"
 	"github.com/tabella/tabella/ledger"
@@ -968,5 +967,3 @@ func TestKindRejections(t *testing.T) {
 	}
 	w.t = t
 }
-
-var _ = time.Second

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	idb "github.com/cosmos/iavl/db"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/tabella/tabella/client"
 	"github.com/tabella/tabella/ledger"
@@ -38,7 +37,7 @@ import (
 //
 // Run with -v to see what each seed exercised.
 func TestPropertyDeterminism(t *testing.T) {
-	seeds, blocks := 20, 30
+	seeds, blocks := 20, 40
 	if testing.Short() {
 		seeds = 5
 	}
@@ -75,14 +74,31 @@ func propProfile(i int) []*tabellav1.Attribute {
 
 // propInitiative is the model of one initiative.
 type propInitiative struct {
-	spec     *tabellav1.InitiativeSpec
-	created  bool
-	live     map[string]propBallot // voter -> live ballot
-	history  map[string][]uint64   // voter -> superseded sequences
-	maxSeq   map[string]uint64     // highest sequence ever generated
-	accepted map[string][][]byte   // voter -> raw accepted ballots
-	cast     uint64                // accepted ballots, superseded included
-	result   *tabellav1.Result     // frozen result once seen CLOSED
+	spec      *tabellav1.InitiativeSpec
+	organiser string
+	created   bool
+	live      map[string]propBallot // voter -> live ballot
+	history   map[string][]uint64   // voter -> superseded sequences
+	maxSeq    map[string]uint64     // highest sequence ever generated
+	accepted  map[string][][]byte   // voter -> raw accepted ballots
+	cast      uint64                // accepted ballots, superseded included
+	result    *tabellav1.Result     // frozen result once seen CLOSED
+
+	// cancelledAt is the block time of the accepted cancellation.
+	cancelledAt int64
+	// options are the options on the ballot, in option order: the listed
+	// ones, then approved proposals in the order of approval.
+	options []propOption
+	// subs are the accepted proposals (candidacies) by id.
+	subs      map[string]*propSub
+	subOrder  []string
+	perPerson map[string]int
+	// withdrawn maps a voter whose live record is a withdrawal to its
+	// sequence.
+	withdrawn   map[string]uint64
+	withdrawals uint64
+	// reached is the petition's threshold height as the model sees it.
+	reached int64
 }
 
 type propBallot struct {
@@ -187,11 +203,30 @@ func (r *propRun) run(blocks int) {
 		}
 	}
 	closed, passed := 0, 0
+	kinds := map[string]int{}
+	var subs, approved, withdrawals, cancelled int
 	for _, m := range r.inits {
+		if !m.created {
+			continue
+		}
+		k := m.kind().String()[len("INITIATIVE_KIND_"):]
+		kinds[k]++
 		if m.result != nil {
 			closed++
+			kinds[k+" closed"]++
+		}
+		subs += len(m.subs)
+		for _, s := range m.subs {
+			if s.status == tabellav1.ProposalStatus_PROPOSAL_STATUS_APPROVED {
+				approved++
+			}
+		}
+		withdrawals += int(m.withdrawals)
+		if m.cancelledAt != 0 {
+			cancelled++
 		}
 	}
+	r.t.Logf("seed %d: initiatives by kind %v; %d proposals (%d approved), %d withdrawals, %d cancelled", r.seed, kinds, subs, approved, withdrawals, cancelled)
 	v := r.mustView()
 	for _, id := range r.propOrder {
 		if p, _ := v.GovProposal(id); p != nil && p.Status == tabellav1.GovStatus_GOV_STATUS_PASSED {
@@ -224,7 +259,7 @@ func (r *propRun) step() {
 		checkResult(t, fmt.Sprintf("height %d tx %d CheckTx (%s)", height, i, txs[i].what), ca)
 	}
 
-	blk := ledger.Block{Height: height, Time: time.Unix(blockTime, 0).UTC(), Txs: raws}
+	blk := ledger.Block{Height: height, Time: time.Unix(blockTime, 0).UTC(), Txs: raws, Hash: blockHash(height)}
 	// Sometimes A first executes a different block at this height that is
 	// never committed, as after a round change; FinalizeBlock must start
 	// again from the last commit (at the first height, with the genesis
@@ -233,7 +268,7 @@ func (r *propRun) step() {
 		decoy := slices.Clone(raws)
 		slices.Reverse(decoy)
 		decoy = decoy[:r.rng.IntN(len(decoy)+1)]
-		if _, err := r.a.FinalizeBlock(ledger.Block{Height: height, Time: blk.Time.Add(time.Second), Txs: decoy}); err != nil {
+		if _, err := r.a.FinalizeBlock(ledger.Block{Height: height, Time: blk.Time.Add(time.Second), Txs: decoy, Hash: blockHash(-height)}); err != nil {
 			t.Fatalf("height %d: decoy FinalizeBlock: %v", height, err)
 		}
 	}
@@ -363,128 +398,6 @@ func (r *propRun) checkInvariants() {
 	}
 }
 
-func (r *propRun) checkInitiative(v *ledger.View, id string, m *propInitiative) {
-	t := r.t
-	in, err := v.Initiative(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !m.created {
-		if in != nil {
-			t.Errorf("height %d: initiative %q exists, but no creation was accepted", r.height, id)
-		}
-		return
-	}
-	if in == nil {
-		t.Errorf("height %d: initiative %q was accepted but is missing", r.height, id)
-		return
-	}
-	sc := m.spec.Schedule
-	want := tabellav1.InitiativeStatus_INITIATIVE_STATUS_VOTING
-	switch {
-	case r.now < sc.VotingOpensAt:
-		want = tabellav1.InitiativeStatus_INITIATIVE_STATUS_SCHEDULED
-	case r.now >= sc.VotingClosesAt:
-		want = tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED
-	}
-	if in.Status != want {
-		t.Errorf("height %d time %d: initiative %q is %s, want %s (voting %d..%d)", r.height, r.now, id, in.Status, want, sc.VotingOpensAt, sc.VotingClosesAt)
-	}
-
-	// Tally against the live ballots.
-	tl, err := v.Tally(id)
-	if err != nil || tl == nil {
-		t.Fatalf("tally %q: %v %v", id, tl, err)
-	}
-	wantCounts := make([]uint64, len(m.spec.Options))
-	var selections uint64
-	for _, b := range m.live {
-		for _, s := range b.sel {
-			wantCounts[s]++
-		}
-		selections += uint64(len(b.sel))
-	}
-	var sum uint64
-	for _, c := range tl.Counts {
-		sum += c
-	}
-	if sum != selections {
-		t.Errorf("height %d: %q: counts sum to %d, live ballots hold %d selections", r.height, id, sum, selections)
-	}
-	if !slices.Equal(tl.Counts, wantCounts) {
-		t.Errorf("height %d: %q: counts %v, live ballots give %v", r.height, id, tl.Counts, wantCounts)
-	}
-	if tl.Turnout != uint64(len(m.live)) {
-		t.Errorf("height %d: %q: turnout %d, live ballots %d", r.height, id, tl.Turnout, len(m.live))
-	}
-	if tl.BallotsCast != m.cast {
-		t.Errorf("height %d: %q: ballots_cast %d, accepted ballots %d", r.height, id, tl.BallotsCast, m.cast)
-	}
-
-	// The live-ballot keys hold exactly the model's ballots.
-	for _, voter := range propVoters {
-		raw, err := v.Get(ledger.BallotKey(id, pub(voter)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		lb, live := m.live[voter]
-		if (raw != nil) != live {
-			t.Errorf("height %d: %q: voter %s has a ballot key: %v, model says %v", r.height, id, voter, raw != nil, live)
-			continue
-		}
-		if raw == nil {
-			continue
-		}
-		var rec tabellav1.BallotRecord
-		if err := proto.Unmarshal(raw, &rec); err != nil {
-			t.Fatalf("ballot record: %v", err)
-		}
-		if rec.Sequence != lb.seq || !slices.Equal(rec.Selections, lb.sel) || !bytes.Equal(rec.Voter, pub(voter)) {
-			t.Errorf("height %d: %q: %s's ballot is seq %d %v, model seq %d %v", r.height, id, voter, rec.Sequence, rec.Selections, lb.seq, lb.sel)
-		}
-		if !bytes.Equal(rec.BallotHash, ledger.TxHash(rec.Tx)) {
-			t.Errorf("height %d: %q: %s's ballot hash is not the hash of the recorded tx", r.height, id, voter)
-		}
-		for _, seq := range m.history[voter] {
-			if h, err := v.Get(ledger.HistoryKey(id, pub(voter), seq)); err != nil || h == nil {
-				t.Errorf("height %d: %q: superseded ballot %s/%d is not in history (%v)", r.height, id, voter, seq, err)
-			}
-		}
-	}
-
-	// A frozen result never changes and matches the tally at close.
-	if in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED {
-		if in.Result != nil {
-			t.Errorf("height %d: %q has a result before closing", r.height, id)
-		}
-		return
-	}
-	if m.result != nil {
-		if !proto.Equal(m.result, in.Result) {
-			t.Errorf("height %d: %q: frozen result changed from %v to %v", r.height, id, m.result, in.Result)
-		}
-		return
-	}
-	res := in.Result
-	if res == nil {
-		t.Errorf("height %d: %q is CLOSED without a result", r.height, id)
-		return
-	}
-	m.result = proto.CloneOf(res)
-	if !slices.Equal(res.Counts, wantCounts) || res.Turnout != uint64(len(m.live)) {
-		t.Errorf("height %d: %q: result counts %v turnout %d, want %v %d", r.height, id, res.Counts, res.Turnout, wantCounts, len(m.live))
-	}
-	if res.QuorumMet != (res.Turnout >= m.spec.GetResultRule().GetQuorum()) {
-		t.Errorf("height %d: %q: quorum_met %v with turnout %d and quorum %d", r.height, id, res.QuorumMet, res.Turnout, m.spec.GetResultRule().GetQuorum())
-	}
-	if w := propWinners(wantCounts); !slices.Equal(res.Winners, w) {
-		t.Errorf("height %d: %q: winners %v, want %v", r.height, id, res.Winners, w)
-	}
-	if res.ClosedHeight != r.height || res.ClosedTime != r.now || r.times[r.height-1] >= sc.VotingClosesAt {
-		t.Errorf("height %d: %q closed at height %d time %d; closes at %d, previous block time %d", r.height, id, res.ClosedHeight, res.ClosedTime, sc.VotingClosesAt, r.times[r.height-1])
-	}
-}
-
 func propWinners(counts []uint64) []uint32 {
 	best := slices.Max(counts)
 	if best == 0 {
@@ -602,9 +515,17 @@ func (r *propRun) genTx(blockTime int64) propTx {
 	switch k := r.rng.IntN(100); {
 	case k < 12:
 		return r.genCreate(blockTime)
-	case k < 72:
+	case k < 54:
 		return r.genBallot(blockTime)
-	case k < 80:
+	case k < 63:
+		return r.genSubmit(blockTime)
+	case k < 71:
+		return r.genReview(blockTime)
+	case k < 75:
+		return r.genWithdraw(blockTime)
+	case k < 77:
+		return r.genCancel(blockTime)
+	case k < 83:
 		return r.genPropose(blockTime)
 	case k < 92:
 		return r.genGovVote()
@@ -657,98 +578,6 @@ func (r *propRun) genPredicate() *tabellav1.Predicate {
 	}
 }
 
-func (r *propRun) genCreate(blockTime int64) propTx {
-	nOpts := 2 + r.pick(5)
-	opts := make([]*tabellav1.Option, nOpts)
-	for i := range opts {
-		opts[i] = &tabellav1.Option{Id: fmt.Sprintf("opt-%d", i), Title: fmt.Sprintf("Option %d", i)}
-	}
-	minSel := uint32(1 + r.pick(nOpts))
-	maxSel := minSel + uint32(r.pick(nOpts-int(minSel)+1))
-	opens := blockTime - int64(r.pick(6))
-	if r.chance(50) {
-		opens = blockTime + 1 + int64(r.pick(30))
-	}
-	closes := max(opens, blockTime) + 5 + int64(r.pick(60))
-	issuers := r.activeIssuers()
-	if len(issuers) == 0 {
-		issuers = []string{"registry"}
-	}
-	r.rng.Shuffle(len(issuers), func(i, j int) { issuers[i], issuers[j] = issuers[j], issuers[i] })
-	issuers = issuers[:1+r.pick(len(issuers))]
-	var preds []*tabellav1.Predicate
-	for i := r.pick(3); i > 0; i-- {
-		preds = append(preds, r.genPredicate())
-	}
-	id := r.fresh("init-")
-	spec := &tabellav1.InitiativeSpec{
-		Id:          id,
-		Kind:        tabellav1.InitiativeKind_INITIATIVE_KIND_CONSULTATION,
-		Title:       "Initiative " + id,
-		Options:     opts,
-		Ballot:      &tabellav1.BallotRules{MinSelections: minSel, MaxSelections: maxSel, RevotingAllowed: r.chance(60)},
-		Schedule:    &tabellav1.Schedule{VotingOpensAt: opens, VotingClosesAt: closes},
-		Eligibility: &tabellav1.Eligibility{IssuerIds: issuers, Predicates: preds},
-		ResultRule:  &tabellav1.ResultRule{Quorum: uint64(r.pick(6))},
-	}
-	organiser, signer := "city", "city"
-	var orgs []string
-	for _, o := range r.consortium.Organisers {
-		if !o.Revoked {
-			orgs = append(orgs, o.Id)
-		}
-	}
-	if len(orgs) > 0 {
-		organiser = orgs[r.pick(len(orgs))]
-		signer = organiser
-	}
-	what := "create " + id
-	mustReject := false
-	if o := r.findOrganiser(organiser); o == nil || o.Revoked {
-		mustReject = true // "city" itself was revoked
-	}
-	switch r.pick(16) {
-	case 0: // an id that is taken
-		if len(r.initOrder) > 0 {
-			old := r.initOrder[r.pick(len(r.initOrder))]
-			if r.inits[old].created {
-				spec.Id, mustReject, what = old, true, "create taken id "+old
-			}
-		}
-	case 1:
-		signer, mustReject, what = "mallory", true, "create signed by non-organiser"
-	case 2:
-		spec.Schedule.VotingOpensAt = blockTime - 100
-		spec.Schedule.VotingClosesAt = blockTime - int64(r.pick(3))
-		mustReject, what = true, "create closing in the past"
-	case 3:
-		spec.Eligibility.IssuerIds = append(spec.Eligibility.IssuerIds, "ghost")
-		mustReject, what = true, "create with unknown issuer"
-	case 4:
-		spec.Ballot.MinSelections = spec.Ballot.MaxSelections + 1
-		mustReject, what = true, "create with min > max"
-	}
-	raw := r.must(client.CreateInitiativeTx(testChain, key(signer), organiser, spec))
-	m := r.inits[spec.Id]
-	if m == nil {
-		m = &propInitiative{
-			spec:     spec,
-			live:     map[string]propBallot{},
-			history:  map[string][]uint64{},
-			maxSeq:   map[string]uint64{},
-			accepted: map[string][][]byte{},
-		}
-		r.inits[spec.Id] = m
-		r.initOrder = append(r.initOrder, spec.Id)
-	}
-	return propTx{raw: raw, what: what, mustReject: mustReject, onAccept: func(t *testing.T, _ int64) {
-		if m.created {
-			t.Errorf("initiative %q created twice", spec.Id)
-		}
-		m.created = true
-	}}
-}
-
 // ballotKind enumerates the ballots the generator makes: valid ones and
 // each way of being invalid.
 const (
@@ -766,155 +595,6 @@ const (
 	ballotUnknownInitiative
 	ballotKinds
 )
-
-func (r *propRun) genBallot(blockTime int64) propTx {
-	t := r.t
-	if len(r.initOrder) == 0 {
-		return r.genCreate(blockTime)
-	}
-	// Mostly ballots for initiatives open for voting in this block.
-	var open []string
-	for _, id := range r.initOrder {
-		m := r.inits[id]
-		if m.created && m.spec.Schedule.VotingOpensAt <= blockTime && blockTime < m.spec.Schedule.VotingClosesAt {
-			open = append(open, id)
-		}
-	}
-	id := r.initOrder[r.pick(len(r.initOrder))]
-	if len(open) > 0 && r.chance(85) {
-		id = open[r.pick(len(open))]
-	}
-	m := r.inits[id]
-	spec := m.spec
-	vi := r.pick(len(propVoters))
-	voter := propVoters[vi]
-	kind := ballotValid
-	if r.chance(40) {
-		kind = 1 + r.pick(ballotKinds-1)
-	}
-
-	// A valid-looking ballot: a selection the rules allow, the next
-	// sequence, the voter's own attributes from an accepted issuer.
-	nOpts := len(spec.Options)
-	// Specs made invalid on purpose may have min > max: clamp.
-	lo, hi := int(spec.Ballot.MinSelections), min(int(spec.Ballot.MaxSelections), nOpts)
-	k := min(lo, nOpts)
-	if hi > lo {
-		k = lo + r.pick(hi-lo+1)
-	}
-	sel := make([]uint32, 0, k)
-	for _, i := range r.rng.Perm(nOpts)[:k] {
-		sel = append(sel, uint32(i))
-	}
-	slices.Sort(sel)
-	seq := m.maxSeq[voter] + 1
-	if r.chance(10) {
-		seq += uint64(r.pick(5)) // gaps are allowed
-	}
-	attrs := propProfile(vi)
-	issuer := spec.Eligibility.IssuerIds[r.pick(len(spec.Eligibility.IssuerIds))]
-	expires := blockTime + 3600
-	credVoter := voter
-	initiative := id
-	mustReject := true
-
-	switch kind {
-	case ballotValid:
-		mustReject = false
-	case ballotWrongOption:
-		sel[len(sel)-1] = uint32(nOpts + r.pick(3))
-		slices.Sort(sel)
-	case ballotTooMany:
-		sel = sel[:0]
-		for i := 0; i <= int(spec.Ballot.MaxSelections); i++ {
-			sel = append(sel, uint32(i))
-		}
-	case ballotEmpty:
-		sel = nil
-	case ballotSeqZero:
-		seq = 0
-	case ballotLowSeq:
-		lb, ok := m.live[voter]
-		if !ok {
-			kind, mustReject = ballotValid, false
-			break
-		}
-		seq = uint64(r.pick(int(lb.seq) + 1))
-		if seq == 0 {
-			seq = lb.seq
-		}
-	case ballotReplay:
-		acc := m.accepted[voter]
-		if len(acc) == 0 {
-			kind, mustReject = ballotValid, false
-			break
-		}
-		return propTx{raw: acc[r.pick(len(acc))], what: fmt.Sprintf("replayed ballot %s/%s", id, voter), mustReject: true}
-	case ballotIneligible:
-		if len(spec.Eligibility.Predicates) == 0 {
-			kind, mustReject = ballotValid, false
-			break
-		}
-		attrs = violate(attrs, spec.Eligibility.Predicates[r.pick(len(spec.Eligibility.Predicates))])
-	case ballotExpired:
-		expires = blockTime // the boundary: expired at the block time
-		if r.chance(50) {
-			expires -= int64(r.pick(100))
-		}
-	case ballotOtherKey:
-		credVoter = propVoters[(vi+1+r.pick(len(propVoters)-1))%len(propVoters)]
-		attrs = propProfile(slices.Index(propVoters, credVoter))
-	case ballotUnknownIssuer:
-		issuer = "ghost"
-	case ballotUnknownInitiative:
-		initiative = "no-such-initiative"
-	}
-	if kind == ballotValid || kind == ballotIneligible || kind == ballotExpired || kind == ballotOtherKey || kind == ballotUnknownIssuer || kind == ballotUnknownInitiative {
-		if seq > m.maxSeq[voter] {
-			m.maxSeq[voter] = seq
-		}
-	}
-	sc, err := client.IssueCredential(testChain, key(issuer), &tabellav1.Credential{
-		IssuerId:       issuer,
-		VoterPublicKey: pub(credVoter),
-		Attributes:     attrs,
-		IssuedAt:       genesisTime.Unix(),
-		ExpiresAt:      expires,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := &tabellav1.TxBody{Msg: &tabellav1.TxBody_CastBallot{CastBallot: &tabellav1.CastBallot{
-		InitiativeId: initiative, Credential: sc, Selections: sel, Sequence: seq,
-	}}}
-	raw := r.must(client.SignTx(testChain, key(voter), body))
-	what := fmt.Sprintf("ballot kind %d %s/%s seq %d %v", kind, initiative, voter, seq, sel)
-	return propTx{raw: raw, what: what, mustReject: mustReject, onAccept: func(t *testing.T, blockTime int64) {
-		if !m.created {
-			t.Errorf("%s accepted for an initiative that was never created", what)
-			return
-		}
-		s := m.spec
-		if blockTime < s.Schedule.VotingOpensAt || blockTime >= s.Schedule.VotingClosesAt {
-			t.Errorf("%s accepted at %d, voting is %d..%d", what, blockTime, s.Schedule.VotingOpensAt, s.Schedule.VotingClosesAt)
-		}
-		if n := uint32(len(sel)); n < s.Ballot.MinSelections || n > s.Ballot.MaxSelections {
-			t.Errorf("%s accepted with %d selections, rules %d..%d", what, n, s.Ballot.MinSelections, s.Ballot.MaxSelections)
-		}
-		if prev, ok := m.live[voter]; ok {
-			if !s.Ballot.RevotingAllowed {
-				t.Errorf("%s accepted as a revote, revoting is off", what)
-			}
-			if seq <= prev.seq {
-				t.Errorf("%s accepted over live sequence %d", what, prev.seq)
-			}
-			m.history[voter] = append(m.history[voter], prev.seq)
-		}
-		m.live[voter] = propBallot{seq: seq, sel: sel}
-		m.accepted[voter] = append(m.accepted[voter], raw)
-		m.cast++
-	}}
-}
 
 // violate returns attrs changed so that p does not hold.
 func violate(attrs []*tabellav1.Attribute, p *tabellav1.Predicate) []*tabellav1.Attribute {
