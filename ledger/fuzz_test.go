@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -32,12 +33,26 @@ import (
 // fuzzWorld's state.
 
 // fuzzWorld is a world holding the open consultation "parks" with alice's
-// sequence-1 ballot, and the open governance proposal "add-school".
+// sequence-1 ballot, the open governance proposal "add-school", the budget
+// "pb" taking proposals, the budget "pb-review" in review with the pending
+// proposal "pending", the election "council" taking candidacies and the
+// petition "bath" (withdrawal allowed) with alice's signature.
 func fuzzWorld(tb testing.TB) *world {
 	tb.Helper()
 	w := newWorld(tb)
-	w.mustOK(w.createTx(w.consultation("parks")), fuzzMust(tb)(client.GovProposeTx(testChain, key("gov-a-admin"), "gov-a", "add-school", w.now.Add(24*time.Hour).Unix(), registerIssuer("school"))))
-	w.mustOK(w.ballot("alice", "parks", 1, 0))
+	now := w.now.Unix()
+	pb := w.budgetSpec("pb")
+	pb.Schedule = &tabellav1.Schedule{ProposalsOpensAt: now, ProposalsClosesAt: now + 86400, VotingOpensAt: now + 2*86400, VotingClosesAt: now + 3*86400}
+	review := w.budgetSpec("pb-review")
+	review.Schedule = &tabellav1.Schedule{ProposalsOpensAt: now, ProposalsClosesAt: now + 17, VotingOpensAt: now + 86400, VotingClosesAt: now + 2*86400}
+	council := w.electionSpec("council")
+	council.Schedule = &tabellav1.Schedule{ProposalsOpensAt: now, ProposalsClosesAt: now + 86400, VotingOpensAt: now + 2*86400, VotingClosesAt: now + 3*86400}
+	bath := w.petitionSpec("bath", 100)
+	bath.Schedule.VotingClosesAt = now + 86400
+	w.mustOK(w.createTx(w.consultation("parks")), fuzzMust(tb)(client.GovProposeTx(testChain, key("gov-a-admin"), "gov-a", "add-school", w.now.Add(24*time.Hour).Unix(), registerIssuer("school"))),
+		w.createTx(pb), w.createTx(review), w.createTx(council), w.createTx(bath))
+	w.mustOK(w.ballot("alice", "parks", 1, 0), w.submitTx("carol", "pb-review", "pending", 1000), w.signTx("alice", "bath", 1))
+	w.block() // pb-review: review
 	return w
 }
 
@@ -85,6 +100,22 @@ func fuzzTxSeeds(w *world) []namedSeed {
 		{"gov-propose-issuer-valid", must(client.GovProposeTx(testChain, key("civ-b-admin"), "civ-b", "add-union", deadline, registerIssuer("union")))},
 		{"gov-propose-revoke-valid", must(client.GovProposeTx(testChain, key("gov-b-admin"), "gov-b", "drop-city", deadline, &tabellav1.GovAction{Action: &tabellav1.GovAction_RevokeOrganiser{RevokeOrganiser: &tabellav1.RevokeOrganiser{Id: "city"}}}))},
 		{"gov-propose-organiser-valid", must(client.GovProposeTx(testChain, key("gov-a-admin"), "gov-a", "add-school-board", deadline, &tabellav1.GovAction{Action: &tabellav1.GovAction_RegisterOrganiser{RegisterOrganiser: &tabellav1.RegisterOrganiser{Id: "school-board", Name: "School Board", PublicKey: pub("school-board")}}}))},
+		{"submit-proposal-valid", w.submitTx("bob", "pb", "playground", 60_000)},
+		{"submit-proposal-with-document-valid", must(client.SubmitProposalTx(testChain, key("dave"), "pb", w.cred("dave", resident("dave")...), client.Proposal{ID: "library", Title: "Library corner", Summary: "Books and chairs.", Cost: 120_000, DocumentURI: "https://example.org/library.pdf", DocumentSHA256: sum[:]}))},
+		{"submit-proposal-over-budget", w.submitTx("bob", "pb", "stadium", 300_000)},
+		{"review-approve-valid", w.reviewTx("gov-a", "pb-review", "pending", true)},
+		{"review-reject-valid", must(client.ReviewProposalTx(testChain, key("civ-b-admin"), "pb-review", "pending", "civ-b", false, "Not in the neighbourhood."))},
+		{"review-by-stranger", must(client.ReviewProposalTx(testChain, key("mallory"), "pb-review", "pending", "gov-a", true, ""))},
+		{"register-candidate-valid", w.candidateTx("anna", "council", "anna", 71)},
+		{"register-candidate-ineligible", w.candidateTx("finn", "council", "finn", 55)},
+		{"sign-petition-valid", w.signTx("bob", "bath", 1)},
+		{"sign-petition-twice", w.signTx("alice", "bath", 2)},
+		{"withdraw-signature-valid", w.withdrawTx("alice", "bath", 2)},
+		{"cancel-initiative-valid", must(client.CancelInitiativeTx(testChain, key("city"), "pb", "The council withdrew the funds."))},
+		{"cancel-by-stranger", must(client.CancelInitiativeTx(testChain, key("mallory"), "pb", "Mine."))},
+		{"create-budget-valid", w.createTx(w.budgetSpec("pb-2"))},
+		{"create-election-valid", w.createTx(w.electionSpec("council-2"))},
+		{"create-petition-valid", w.createTx(w.petitionSpec("bath-2", 5000))},
 		{"ballot-wrong-chain", must(client.BallotTx("other-chain", key("bob"), "parks", w.cred("bob", resident("bob")...), []uint32{0}, 1))},
 		{"ballot-forged-signature", must(proto.Marshal(&forged))},
 		{"ballot-truncated", ballot[:len(ballot)/2]},
@@ -110,7 +141,22 @@ func fuzzSpecSeeds(w *world) []namedSeed {
 		&tabellav1.Predicate{Attribute: "age", Op: tabellav1.Operator_OPERATOR_LT, Values: []*tabellav1.AttributeValue{intVal(70)}})
 	bad := w.consultation("spec-bad")
 	bad.Ballot.MinSelections = 3
+	listed := w.budgetSpec("spec-listed-budget")
+	listed.Proposals = nil
+	listed.Schedule = &tabellav1.Schedule{VotingOpensAt: w.now.Unix(), VotingClosesAt: w.now.Unix() + 3600}
+	listed.Budget.BallotRule = tabellav1.BudgetBallotRule_BUDGET_BALLOT_RULE_MIN_SHARE
+	listed.Budget.MinShareBp = 5000
+	for i, c := range []uint64{100_000, 80_000, 40_000} {
+		listed.Options = append(listed.Options, &tabellav1.Option{Id: fmt.Sprintf("p%d", i), Title: "Project", Cost: c})
+	}
+	hidden := w.consultation("spec-hidden")
+	hidden.ResultRule = &tabellav1.ResultRule{QuorumShareBp: 2500, Electorate: 1000, HideRunningTally: true}
 	return []namedSeed{
+		{"budget-valid", must(proto.Marshal(w.budgetSpec("spec-budget")))},
+		{"listed-budget-min-share-valid", must(proto.Marshal(listed))},
+		{"election-valid", must(proto.Marshal(w.electionSpec("spec-election")))},
+		{"petition-valid", must(proto.Marshal(w.petitionSpec("spec-petition", 1000)))},
+		{"hidden-quorum-share-valid", must(proto.Marshal(hidden))},
 		{"consultation-valid", must(proto.Marshal(w.consultation("spec-valid")))},
 		{"no-predicates-valid", must(proto.Marshal(plain))},
 		{"six-options-valid", must(proto.Marshal(wide))},
@@ -230,8 +276,15 @@ func checkDecoded(t *testing.T, raw []byte, d *ledger.DecodedTx) {
 	if d.Body.ChainId != testChain || d.Body.Msg == nil {
 		t.Fatalf("accepted body has chain %q and message %T", d.Body.ChainId, d.Body.Msg)
 	}
-	if _, ok := d.Body.Msg.(*tabellav1.TxBody_CastBallot); ok != (d.Credential != nil) {
-		t.Fatal("a ballot must carry its decoded credential and nothing else does")
+	switch d.Body.Msg.(type) {
+	case *tabellav1.TxBody_CastBallot, *tabellav1.TxBody_SubmitProposal, *tabellav1.TxBody_RegisterCandidate:
+		if d.Credential == nil {
+			t.Fatal("a ballot, proposal or candidacy must carry its decoded credential")
+		}
+	default:
+		if d.Credential != nil {
+			t.Fatal("only ballots, proposals and candidacies carry a credential")
+		}
 	}
 	// Only the canonical encoding of an envelope is accepted: otherwise
 	// anyone relaying a tx could re-encode it into other bytes with another
@@ -334,7 +387,7 @@ func FuzzDeliverTx(f *testing.F) {
 
 // fuzzSigners are the keys FuzzDeliverSignedBody signs with: voters, the
 // organiser, every party admin and a stranger.
-var fuzzSigners = []string{"alice", "bob", "city", "gov-a-admin", "gov-b-admin", "civ-a-admin", "civ-b-admin", "mallory"}
+var fuzzSigners = []string{"alice", "bob", "city", "gov-a-admin", "gov-b-admin", "civ-a-admin", "civ-b-admin", "mallory", "dave", "anna", "finn"}
 
 // FuzzDeliverSignedBody fuzzes the signed body rather than the envelope:
 // the harness signs whatever body the fuzzer makes (and re-signs a
@@ -461,10 +514,16 @@ func FuzzValidateInitiativeSpec(f *testing.F) {
 		}
 		r := res.TxResults[0]
 		checkRejection(t, "create initiative", r.Code, r.Log)
-		// The one field check that needs state: voting must close
-		// after the block time.
-		if (r.Code == ledger.CodeInvalidField) != (spec.Schedule.VotingClosesAt <= at.Unix()) {
-			t.Fatalf("spec closing at %d, block time %d: %s %s", spec.Schedule.VotingClosesAt, at.Unix(), r.Code, r.Log)
+		// The field checks that need state: voting and the proposal
+		// window must close after the block time, and dual review cannot
+		// ask for more approvals than the consortium (two parties of
+		// each kind) can give.
+		p := spec.Proposals
+		stateful := spec.Schedule.VotingClosesAt <= at.Unix() ||
+			p != nil && spec.Schedule.ProposalsClosesAt <= at.Unix() ||
+			p.GetReview() == tabellav1.ReviewMode_REVIEW_MODE_DUAL && (p.GovernmentApprovals > 2 || p.CivilSocietyApprovals > 2)
+		if (r.Code == ledger.CodeInvalidField) != stateful {
+			t.Fatalf("spec closing at %d (proposals %d), block time %d: %s %s", spec.Schedule.VotingClosesAt, spec.Schedule.ProposalsClosesAt, at.Unix(), r.Code, r.Log)
 		}
 	})
 }
@@ -475,8 +534,29 @@ func checkValidSpec(t *testing.T, s *tabellav1.InitiativeSpec) {
 		t.Fatalf("valid spec has id %q, title of %d bytes", s.Id, len(s.Title))
 	}
 	n := len(s.Options)
-	if n < 2 || n > ledger.MaxOptions {
-		t.Fatalf("valid spec has %d options", n)
+	switch s.Kind {
+	case tabellav1.InitiativeKind_INITIATIVE_KIND_CONSULTATION:
+		if n < 2 || n > ledger.MaxOptions {
+			t.Fatalf("valid consultation has %d options", n)
+		}
+	case kPetition:
+		if n != 0 || s.Ballot.GetMaxSelections() != 0 || s.Ballot.GetRevotingAllowed() || s.ResultRule.GetSignatureThreshold() == 0 {
+			t.Fatalf("valid petition has %d options, ballot %v, rule %v", n, s.Ballot, s.ResultRule)
+		}
+	case kBudget, kElection:
+		if n > ledger.MaxOptions || (n == 0) == (s.Proposals == nil) {
+			t.Fatalf("valid %s has %d options and proposals %v", s.Kind, n, s.Proposals)
+		}
+	default:
+		t.Fatalf("valid spec of kind %s", s.Kind)
+	}
+	if (s.Kind == kBudget) != (s.Budget != nil) {
+		t.Fatalf("valid %s spec with budget %v", s.Kind, s.Budget)
+	}
+	for _, o := range s.Options {
+		if (o.Cost > 0) != (s.Kind == kBudget) || s.Kind == kBudget && o.Cost > s.Budget.Total {
+			t.Fatalf("valid %s spec with an option costing %d", s.Kind, o.Cost)
+		}
 	}
 	ids := map[string]bool{}
 	for _, o := range s.Options {
@@ -486,11 +566,26 @@ func checkValidSpec(t *testing.T, s *tabellav1.InitiativeSpec) {
 		ids[o.Id] = true
 	}
 	b := s.Ballot
-	if b == nil || b.MinSelections < 1 || b.MinSelections > b.MaxSelections || int(b.MaxSelections) > n {
-		t.Fatalf("valid spec has ballot rules %v for %d options", b, n)
+	switch s.Kind {
+	case tabellav1.InitiativeKind_INITIATIVE_KIND_CONSULTATION:
+		if b == nil || b.MinSelections < 1 || b.MinSelections > b.MaxSelections || int(b.MaxSelections) > n {
+			t.Fatalf("valid spec has ballot rules %v for %d options", b, n)
+		}
+	case kElection:
+		if b == nil || b.MinSelections < 1 || b.MinSelections > b.MaxSelections || b.MaxSelections > s.ResultRule.GetSeats() {
+			t.Fatalf("valid election has ballot rules %v for %d seats", b, s.ResultRule.GetSeats())
+		}
+	case kBudget:
+		if b == nil || b.MinSelections < 1 || b.MaxSelections != 0 && b.MinSelections > b.MaxSelections {
+			t.Fatalf("valid budget has ballot rules %v", b)
+		}
 	}
-	if sc := s.Schedule; sc == nil || sc.VotingOpensAt <= 0 || sc.VotingClosesAt <= sc.VotingOpensAt {
+	sc := s.Schedule
+	if sc == nil || sc.VotingOpensAt <= 0 || sc.VotingClosesAt <= sc.VotingOpensAt {
 		t.Fatalf("valid spec has schedule %v", sc)
+	}
+	if s.Proposals != nil && (sc.ProposalsOpensAt <= 0 || sc.ProposalsClosesAt <= sc.ProposalsOpensAt || sc.ProposalsClosesAt > sc.VotingOpensAt) {
+		t.Fatalf("valid spec has proposals and schedule %v", sc)
 	}
 	e := s.Eligibility
 	if e == nil || len(e.IssuerIds) == 0 || len(e.IssuerIds) > ledger.MaxAcceptedIssuers || len(e.Predicates) > ledger.MaxPredicates {
@@ -777,4 +872,46 @@ func readCorpusBytes(t *testing.T, path string) []byte {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return []byte(s)
+}
+
+// TestWriteFuzzCorpus writes the seeds that testdata/fuzz lacks, in the
+// "go test fuzz v1" format, when TABELLA_WRITE_FUZZ_CORPUS is set:
+//
+//	TABELLA_WRITE_FUZZ_CORPUS=1 go test ./ledger -run TestWriteFuzzCorpus
+//
+// Existing files are left alone.
+func TestWriteFuzzCorpus(t *testing.T) {
+	if os.Getenv("TABELLA_WRITE_FUZZ_CORPUS") == "" {
+		t.Skip("set TABELLA_WRITE_FUZZ_CORPUS=1 to write missing corpus files")
+	}
+	w := fuzzWorld(t)
+	write := func(target, name, content string) {
+		dir := filepath.Join("testdata", "fuzz", target)
+		path := filepath.Join(dir, name)
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("go test fuzz v1\n"+content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", path)
+	}
+	for _, s := range fuzzTxSeeds(w) {
+		data := fmt.Sprintf("[]byte(%q)\n", s.data)
+		write("FuzzDeliverTx", s.name, data)
+		write("FuzzDecodeTx", s.name, data)
+		var tx tabellav1.Tx
+		if proto.Unmarshal(s.data, &tx) != nil || len(tx.Signatures) != 1 {
+			continue
+		}
+		if i := slices.IndexFunc(fuzzSigners, func(n string) bool { return bytes.Equal(pub(n), tx.Signatures[0].PublicKey) }); i >= 0 {
+			write("FuzzDeliverSignedBody", s.name, fmt.Sprintf("uint8(%d)\n[]byte(%q)\n", i, tx.Body))
+		}
+	}
+	for _, s := range fuzzSpecSeeds(w) {
+		write("FuzzValidateInitiativeSpec", s.name, fmt.Sprintf("[]byte(%q)\n", s.data))
+	}
 }
