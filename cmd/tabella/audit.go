@@ -159,6 +159,9 @@ func printAudit(w io.Writer, r *client.AuditReport) {
 	}
 	list, _, _ := v.Initiatives(0, "", 500)
 	for _, in := range list {
+		if full, err := v.Initiative(in.Spec.Id); err == nil && full != nil {
+			in = full // with the options that come from proposals
+		}
 		t, err := v.Tally(in.Spec.Id)
 		if err != nil {
 			continue

@@ -180,10 +180,14 @@ func newProposalCmd(c *cli) *cobra.Command {
 			if err != nil {
 				return apiError(err)
 			}
+			in, err := cl.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: rInitiative, Height: pr.Height})
+			if err != nil {
+				return apiError(err)
+			}
 			return c.print(cmd.OutOrStdout(), pr, func(w io.Writer) {
 				fmt.Fprintf(w, "Review of %s recorded.\n", args[0])
 				committedAt(w, res)
-				printSubmission(w, pr.Proposal, nil)
+				printSubmission(w, pr.Proposal, in.Initiative)
 			})
 		},
 	}

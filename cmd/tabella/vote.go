@@ -205,6 +205,13 @@ func optionIndexes(spec *tabellav1.InitiativeSpec, opts []string) ([]uint32, err
 		}
 		out = append(out, uint32(n))
 	}
+	seen := map[uint32]bool{}
+	for _, i := range out {
+		if seen[i] {
+			return nil, fmt.Errorf("--option: %s is selected twice", optionID(spec, i))
+		}
+		seen[i] = true
+	}
 	return out, nil
 }
 
