@@ -174,7 +174,7 @@ func (s *Service) WatchInitiative(req *tabellav1.WatchInitiativeRequest, stream 
 			return err
 		}
 		cur := &tabellav1.WatchInitiativeResponse{Tally: res.Tally, Status: res.Status, Result: res.Result, Height: res.Height}
-		if last == nil || last.Tally.BallotsCast != cur.Tally.BallotsCast || last.Status != cur.Status {
+		if last == nil || last.Tally.Height != cur.Tally.Height || last.Status != cur.Status {
 			if err := stream.Send(cur); err != nil {
 				return err
 			}

@@ -340,9 +340,16 @@ func checkServed(ctx context.Context, rpc *rpchttp.HTTP, l *ledger.Ledger, tip i
 		}
 		for _, in := range list {
 			id := in.Spec.Id
-			keys = append(keys, ledger.InitiativeKey(id), ledger.TallyKey(id))
-			for i := range in.Spec.Options {
+			t, err := v.Tally(id)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, ledger.InitiativeKey(id), ledger.HeaderKey(id), ledger.TallyKey(id))
+			for i := range t.Counts {
 				keys = append(keys, ledger.CountKey(id, uint32(i)))
+				if in.Spec.Proposals != nil || in.Spec.Kind == tabellav1.InitiativeKind_INITIATIVE_KIND_BUDGET {
+					keys = append(keys, ledger.OptionKey(id, uint32(i)))
+				}
 			}
 		}
 		if next == "" {

@@ -173,7 +173,7 @@ func (c *execCtx) reviewProposal(d *DecodedTx, m *tabellav1.ReviewProposal) erro
 		}
 		return Errorf(CodeWrongPhase, "initiative %q is %s; reviews are accepted only while it is REVIEW (from %s to %s in block time)", m.InitiativeId, statusName(in.Status), fmtTime(in.Spec.Schedule.ProposalsClosesAt), fmtTime(in.Spec.Schedule.VotingOpensAt))
 	}
-	var reviewer tabellav1.PartyKind // UNSPECIFIED for the organiser
+	byOrganiser := true
 	switch in.Spec.Proposals.Review {
 	case tabellav1.ReviewMode_REVIEW_MODE_ORGANISER:
 		if m.PartyId != "" {
@@ -193,11 +193,10 @@ func (c *execCtx) reviewProposal(d *DecodedTx, m *tabellav1.ReviewProposal) erro
 		if m.PartyId == "" {
 			return Errorf(CodeUnauthorized, "initiative %q is reviewed by consortium parties: name your party", m.InitiativeId)
 		}
-		p, err := c.authorizeParty(d, m.PartyId)
-		if err != nil {
+		if _, err := c.authorizeParty(d, m.PartyId); err != nil {
 			return err
 		}
-		reviewer = p.Kind
+		byOrganiser = false
 	}
 	var prop tabellav1.Proposal
 	ok, err := c.get(ProposalKey(m.InitiativeId, m.ProposalId), &prop)
@@ -221,7 +220,7 @@ func (c *execCtx) reviewProposal(d *DecodedTx, m *tabellav1.ReviewProposal) erro
 	prop.Reviews = append(prop.Reviews, &tabellav1.ProposalReview{PartyId: m.PartyId, Approve: m.Approve, Note: m.Note, Height: c.height})
 
 	approved, rejected := false, false
-	if reviewer == tabellav1.PartyKind_PARTY_KIND_UNSPECIFIED {
+	if byOrganiser {
 		approved, rejected = m.Approve, !m.Approve
 	} else if approved, rejected, err = c.dualReview(in.Spec.Proposals, &prop); err != nil {
 		return err
