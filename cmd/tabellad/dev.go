@@ -84,6 +84,55 @@ result:
   quorum: 2
 `
 
+// devDemos are the other demo initiatives: a participatory budget taking
+// proposals, with dual review, and a petition.
+var devDemos = []struct{ id, file, spec string }{
+	{"aarhus-budget-2027", "demo-budget.yaml", `# A demo participatory budget of ` + "`tabellad dev`" + `. See docs/initiatives.md.
+id: aarhus-budget-2027
+kind: budget
+title: Aarhus neighbourhood budget 2027
+summary: Propose a project for your neighbourhood; the consortium reviews it; everyone votes.
+budget:
+  total: 250_000
+  currency: EUR
+  ballot_rule: within_budget
+proposals:
+  review: dual
+  government_approvals: 1
+  civil_society_approvals: 1
+  max_per_person: 3
+ballot:
+  min_selections: 1
+  revoting: true
+schedule:
+  proposals_opens: now
+  proposals_closes: +3d
+  opens: +5d
+  closes: +7d
+eligibility:
+  issuers: [demo-registry]
+  rules:
+    - age >= 16
+    - municipality == "Aarhus"
+`},
+	{"harbour-bath", "demo-petition.yaml", `# A demo petition of ` + "`tabellad dev`" + `. See docs/initiatives.md.
+id: harbour-bath
+kind: petition
+title: Keep the harbour bath open all year
+ballot:
+  withdrawal: true
+schedule:
+  opens: now
+  closes: +30d
+eligibility:
+  issuers: [demo-registry]
+  rules:
+    - age >= 16
+result:
+  threshold: 3
+`},
+}
+
 func newDevCmd() *cobra.Command {
 	var (
 		home                       string
@@ -186,6 +235,11 @@ func initDevHome(home, grpcAddr, rpcAddr, p2pAddr string, blockTime time.Duratio
 			return err
 		}
 	}
+	for _, d := range devDemos {
+		if err := os.WriteFile(filepath.Join(home, d.file), []byte(d.spec), 0o644); err != nil {
+			return err
+		}
+	}
 	return os.WriteFile(filepath.Join(home, "demo-initiative.yaml"), []byte(devSpec), 0o644)
 }
 
@@ -209,27 +263,44 @@ func devReady(ctx context.Context, out io.Writer, home string, n *app.Node, fres
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	_, err = c.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: devInitiative})
-	if status.Code(err) == codes.NotFound {
-		spec, err := client.ParseSpec([]byte(devSpec), time.Unix(info.BlockTime, 0))
-		if err != nil {
-			return fmt.Errorf("demo initiative spec: %w", err)
+	org, err := client.LoadKey(home, devOrganiser)
+	if err != nil {
+		return err
+	}
+	// Create the demo initiatives that do not exist yet, in one block.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var pending []<-chan error
+	for _, d := range append([]struct{ id, file, spec string }{{devInitiative, "demo-initiative.yaml", devSpec}}, devDemos...) {
+		_, err = c.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: d.id})
+		if status.Code(err) != codes.NotFound {
+			if err != nil {
+				return fmt.Errorf("look up demo initiative %s: %s", d.id, client.Describe(err))
+			}
+			continue
 		}
-		org, err := client.LoadKey(home, devOrganiser)
+		spec, err := client.ParseSpec([]byte(d.spec), time.Unix(info.BlockTime, 0))
 		if err != nil {
-			return err
+			return fmt.Errorf("demo initiative %s: %w", d.id, err)
 		}
 		tx, err := client.CreateInitiativeTx(info.ChainId, org.Private, devOrganiser, spec)
 		if err != nil {
 			return err
 		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if _, err := c.Broadcast(wctx, tx, true); err != nil {
-			return fmt.Errorf("create demo initiative: %s", client.Describe(err))
+		done := make(chan error, 1)
+		pending = append(pending, done)
+		go func(id string) {
+			if _, err := c.Broadcast(wctx, tx, true); err != nil {
+				done <- fmt.Errorf("create demo initiative %s: %s", id, client.Describe(err))
+				return
+			}
+			done <- nil
+		}(d.id)
+	}
+	for _, done := range pending {
+		if err := <-done; err != nil {
+			return err
 		}
-	} else if err != nil {
-		return fmt.Errorf("look up demo initiative: %s", client.Describe(err))
 	}
 	alice, _ := client.LoadKey(home, "alice")
 	state := "resumed"
@@ -251,6 +322,11 @@ Try it (in another terminal):
   go run ./cmd/tabella --home %s --node %s vote --initiative %s --key bob --option riverside
   go run ./cmd/tabella --home %s --node %s tally %s
   go run ./cmd/tabella --home %s --node %s ballot --initiative %s --voter %s
+
+More demos: the participatory budget aarhus-budget-2027 takes proposals for three days
+(tabella proposal submit --initiative aarhus-budget-2027 --key alice --id playground --title "A playground" --cost 60000),
+and the petition harbour-bath takes signatures (tabella petition sign --initiative harbour-bath --key bob).
+Their specs are demo-budget.yaml and demo-petition.yaml in the home.
 
 Stop with Ctrl-C; run again to resume, or with --reset to start over.
 `, state, info.ChainId, home, grpcAddr, grpcAddr, n.RPCAddr(), devOrganiser, devIssuer,
