@@ -442,7 +442,8 @@ result:
   results_during_voting: false
 `)
 	out := s.ok("initiative", "show", "cycle-lanes")
-	contains(t, out, "quorum:      50% of a declared electorate of 4 (2 voters)", "counts:      hidden until voting closes", "status:      VOTING")
+	contains(t, out, "quorum:      50% of a declared electorate of 4 (2 voters)", "counts:      hidden until voting closes", "status:      VOTING",
+		"[0] north                Nørrebrogade\n        Both directions between Nørreport and Ringgaden.")
 	s.parallel([][]string{
 		{"vote", "--initiative", "cycle-lanes", "--key", "alice", "--option", "west", "--no-receipt"},
 		{"vote", "--initiative", "cycle-lanes", "--key", "bob", "--option", "west", "--no-receipt"},

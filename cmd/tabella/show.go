@@ -200,6 +200,9 @@ func printInitiative(w io.Writer, in *tabellav1.Initiative, tally *tabellav1.Tal
 			} else {
 				fmt.Fprintf(w, "    [%d] %-20s %s\n", i, o.Id, o.Title)
 			}
+			if o.Description != "" {
+				fmt.Fprintf(w, "        %s\n", o.Description)
+			}
 		}
 	}
 	if len(proposals) > 0 {
