@@ -366,7 +366,7 @@ func TestPetitionScenarioCLI(t *testing.T) {
 	for _, n := range []string{"p1", "p2", "p3", "p4"} {
 		s.person(n, 30, "Aarhus")
 	}
-	s.create("petition", `id: harbour-bath
+	s.create("petition", `id: sea-bath
 kind: petition
 title: Keep the harbour bath open all year
 ballot: {withdrawal: true}
@@ -384,20 +384,20 @@ eligibility: {issuers: [demo-registry]}
 result: {threshold: 1000}
 `)
 	s.parallel([][]string{
-		{"petition", "sign", "--initiative", "harbour-bath", "--key", "p1", "--no-receipt"},
-		{"petition", "sign", "--initiative", "harbour-bath", "--key", "p2", "--no-receipt"},
+		{"petition", "sign", "--initiative", "sea-bath", "--key", "p1", "--no-receipt"},
+		{"petition", "sign", "--initiative", "sea-bath", "--key", "p2", "--no-receipt"},
 	})
-	out := s.ok("petition", "sign", "--initiative", "harbour-bath", "--key", "p3")
-	contains(t, out, "Signature recorded for harbour-bath", "receipt:")
-	contains(t, s.ok("tally", "harbour-bath"), "3 signatures of 3 needed; threshold reached at height")
-	s.refused(ledger.CodeAlreadySigned, "petition", "sign", "--initiative", "harbour-bath", "--key", "p1")
-	s.refused(ledger.CodeIneligible, "petition", "sign", "--initiative", "harbour-bath", "--key", "carol")
-	contains(t, s.ok("petition", "withdraw", "--initiative", "harbour-bath", "--key", "p2"), "Withdrawn from harbour-bath")
-	out = s.ok("tally", "harbour-bath")
+	out := s.ok("petition", "sign", "--initiative", "sea-bath", "--key", "p3")
+	contains(t, out, "Signature recorded for sea-bath", "receipt:")
+	contains(t, s.ok("tally", "sea-bath"), "3 signatures of 3 needed; threshold reached at height")
+	s.refused(ledger.CodeAlreadySigned, "petition", "sign", "--initiative", "sea-bath", "--key", "p1")
+	s.refused(ledger.CodeIneligible, "petition", "sign", "--initiative", "sea-bath", "--key", "carol")
+	contains(t, s.ok("petition", "withdraw", "--initiative", "sea-bath", "--key", "p2"), "Withdrawn from sea-bath")
+	out = s.ok("tally", "sea-bath")
 	contains(t, out, "2 signatures of 3 needed; 1 withdrawn")
-	s.refused(ledger.CodeNotFound, "petition", "withdraw", "--initiative", "harbour-bath", "--key", "p2")
+	s.refused(ledger.CodeNotFound, "petition", "withdraw", "--initiative", "sea-bath", "--key", "p2")
 	s.refused(ledger.CodeWithdrawalDisabled, "petition", "withdraw", "--initiative", "ferry", "--key", "p1")
-	out = s.ok("petition", "sign", "--initiative", "harbour-bath", "--key", "p4", "--no-receipt")
+	out = s.ok("petition", "sign", "--initiative", "sea-bath", "--key", "p4", "--no-receipt")
 	reached := regexp.MustCompile(`committed at height (\d+)`).FindStringSubmatch(out)
 	if reached == nil {
 		t.Fatalf("no height:\n%s", out)
@@ -406,19 +406,19 @@ result: {threshold: 1000}
 	contains(t, s.ok("initiative", "cancel", "ferry", "--key", "demo-city", "--reason", "Merged into the harbour petition."), "Initiative ferry cancelled")
 	s.refused(ledger.CodeInitiativeNotActive, "petition", "sign", "--initiative", "ferry", "--key", "p1")
 	s.refused(ledger.CodeInitiativeNotActive, "initiative", "cancel", "ferry", "--key", "demo-city", "--reason", "Again.")
-	s.refused(ledger.CodeUnauthorized, "initiative", "cancel", "harbour-bath", "--key", "alice", "--reason", "Mine.")
+	s.refused(ledger.CodeUnauthorized, "initiative", "cancel", "sea-bath", "--key", "alice", "--reason", "Mine.")
 	contains(t, s.ok("initiative", "show", "ferry"), "status:      CANCELLED", "cancelled:   at height", "Merged into the harbour petition.")
 
-	s.waitStatus("harbour-bath", tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED)
-	out = s.ok("initiative", "show", "harbour-bath")
+	s.waitStatus("sea-bath", tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED)
+	out = s.ok("initiative", "show", "sea-bath")
 	contains(t, out, "result:      SUCCEEDED at close", "3 signatures, threshold 3, reached at height "+reached[1])
 	// The withdrawn signature and the withdrawal are both in the ledger.
 	p2, _ := client.LoadKey(s.home, "p2")
-	b, err := s.c.GetBallot(s.ctx, &tabellav1.GetBallotRequest{InitiativeId: "harbour-bath", Voter: p2.Public()})
+	b, err := s.c.GetBallot(s.ctx, &tabellav1.GetBallotRequest{InitiativeId: "sea-bath", Voter: p2.Public()})
 	if err != nil || !b.Ballot.Withdrawn {
 		t.Fatalf("p2's live record: %v %v", b, err)
 	}
-	if err := client.VerifyBallot("tabella-dev", "harbour-bath", p2.Public(), nil, b.Ballot); err != nil {
+	if err := client.VerifyBallot("tabella-dev", "sea-bath", p2.Public(), nil, b.Ballot); err != nil {
 		t.Fatalf("withdrawal record does not verify: %v", err)
 	}
 }
