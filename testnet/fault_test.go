@@ -43,9 +43,7 @@ func TestFaultKillOneValidator(t *testing.T) {
 	n.procs[1].Kill()
 	before := l.acked.Load()
 	time.Sleep(phase(5 * time.Second))
-	if l.acked.Load() == before {
-		t.Fatal("no ballot was committed while one validator of four was down")
-	}
+	eventually(t, time.Minute, "no ballot was committed while one validator of four was down", func() bool { return l.acked.Load() > before })
 	n.restart(1)
 	time.Sleep(phase(4 * time.Second))
 	stop()
@@ -91,10 +89,8 @@ func TestFaultKillAll(t *testing.T) {
 	}
 	l2, stop2 := n.startLoad(ctx, 20000, 12, []int{0, 1, 2, 3, 4})
 	time.Sleep(phase(3 * time.Second))
+	eventually(t, time.Minute, "no ballot committed after the whole network restarted", func() bool { return l2.acked.Load() > 0 })
 	stop2()
-	if l2.acked.Load() == 0 {
-		t.Fatal("no ballot committed after the whole network restarted")
-	}
 	// One report covering both halves.
 	l.mu.Lock()
 	l.acks = append(l.acks, l2.acks...)
@@ -114,27 +110,46 @@ func TestFaultPartition(t *testing.T) {
 	time.Sleep(phase(3 * time.Second))
 	gov, civil := []int{0, 1, 4}, []int{2, 3}
 	n.partition(gov, civil, true)
-	time.Sleep(2 * time.Second) // a block in flight may still land
-	var start [5]int64
-	for i := range start {
-		start[i], _ = n.height(ctx, i)
+	time.Sleep(2 * time.Second) // a block whose commit was in flight may still land
+	// A lagging node may still catch up inside its half, so the invariant
+	// is on the highest height any node holds: it must not move.
+	top := func() int64 {
+		var best int64
+		for i := range n.net.Nodes {
+			if h, err := n.height(ctx, i); err == nil {
+				best = max(best, h)
+			}
+		}
+		return best
 	}
-	acked := l.acked.Load()
+	split := top()
 	time.Sleep(phase(6 * time.Second))
-	for i := range start {
-		if h, _ := n.height(ctx, i); h > start[i] {
-			t.Fatalf("node %s committed height %d while the network was split 2|2", n.net.Nodes[i].Name, h)
+	if h := top(); h > split {
+		t.Fatalf("height %d committed while the network was split 2|2 (highest before: %d)", h, split)
+	}
+	l.mu.Lock()
+	for _, a := range l.acks {
+		if a.height > split {
+			t.Errorf("ballot %X acknowledged at height %d, above the split at %d", a.hash, a.height, split)
 		}
 	}
-	if l.acked.Load() != acked {
-		t.Fatal("a ballot was acknowledged while the network was split")
-	}
+	l.mu.Unlock()
 	n.partition(gov, civil, false)
-	time.Sleep(phase(5 * time.Second))
-	stop()
-	if l.acked.Load() == acked {
-		t.Fatal("no ballot committed after the partition healed")
+	// Reconnection follows CometBFT's redial backoff: wait for commits to
+	// resume rather than guess how long that takes.
+	resumed := func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, a := range l.acks {
+			if a.height > split {
+				return true
+			}
+		}
+		return false
 	}
+	eventually(t, 90*time.Second, "no ballot committed after the partition healed", resumed)
+	time.Sleep(phase(3 * time.Second))
+	stop()
 	n.verify(ctx, "partition 2|2, heal", l)
 }
 
@@ -201,7 +216,7 @@ func TestFaultForgedTxs(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`tabella_checktx_total{code="BAD_SIGNATURE",type="cast_ballot"} 1`, `tabella_checktx_total{code="MALFORMED_TX",type="undecodable"}`, "tabella_finalize_block_seconds_bucket", "tabella_commit_seconds_count", "tabella_height"} {
+	for _, want := range []string{`tabella_api_rejected_total{code="BAD_SIGNATURE",type="cast_ballot"} 1`, `tabella_api_rejected_total{code="MALFORMED_TX",type="undecodable"}`, "tabella_finalize_block_seconds_bucket", "tabella_commit_seconds_count", "tabella_height"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}

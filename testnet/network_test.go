@@ -436,6 +436,19 @@ func (n *network) checkNoFork(ctx context.Context) {
 	}
 }
 
+// eventually polls cond until it holds, failing the test with what after
+// timeout. Progress after a fault follows CometBFT's timeouts and redial
+// backoff, which a loaded machine stretches: tests wait for it rather than
+// guess a fixed delay.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (waited %s)", what, timeout)
+		}
+	}
+}
+
 // soak returns the load duration of each phase.
 func phase(short time.Duration) time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("TABELLA_SOAK")); err == nil && d > 0 {

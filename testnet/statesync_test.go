@@ -33,14 +33,10 @@ func TestObserverJoinsByStateSync(t *testing.T) {
 	snapAt := (top/interval + 1) * interval
 	n.waitHeight(ctx, 0, snapAt+3)
 	snapDir := filepath.Join(app.LedgerDBDir(n.net.Nodes[0].Home), "snapshots", fmt.Sprint(snapAt), "meta.json")
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if _, err := os.Stat(snapDir); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no snapshot at height %d", snapAt)
-		}
-	}
+	eventually(t, time.Minute, fmt.Sprintf("no snapshot at height %d", snapAt), func() bool {
+		_, err := os.Stat(snapDir)
+		return err == nil
+	})
 
 	// The joiner trusts a recent header: its height and hash come out of
 	// band (here, from node 0; in life, from a party the observer trusts).
@@ -100,7 +96,16 @@ func TestObserverJoinsByStateSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := info.Height
-	n.waitHeight(ctx, 0, h+1)
+	// Block h+1 carries the app hash after h: every node, the joiner
+	// included, must have it before the comparison below.
+	for i := range n.net.Nodes {
+		n.waitHeight(ctx, i, h+1)
+	}
+	cj, err := proctest.WaitHeight(ctx, ports.GRPCAddr(), h+1)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, joiner.Log())
+	}
+	cj.Close()
 	for i := range n.net.Nodes {
 		ti, err := n.clients[i].GetTally(ctx, &tabellav1.GetTallyRequest{InitiativeId: initiativeID, Height: h})
 		tj, err2 := c.GetTally(ctx, &tabellav1.GetTallyRequest{InitiativeId: initiativeID, Height: h})
