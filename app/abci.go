@@ -152,6 +152,9 @@ func (a *Application) Commit(context.Context, *abci.RequestCommit) (*abci.Respon
 // SetMetrics enables the Prometheus metrics.
 func (a *Application) SetMetrics(m *Metrics) { a.metrics = m }
 
+// Metrics returns the metrics set by SetMetrics, or nil.
+func (a *Application) Metrics() *Metrics { return a.metrics }
+
 // SetSnapshots enables state-sync snapshots.
 func (a *Application) SetSnapshots(s *Snapshots) { a.snapshots = s }
 

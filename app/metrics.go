@@ -14,6 +14,7 @@ import (
 type Metrics struct {
 	txs            *prometheus.CounterVec
 	checkTxs       *prometheus.CounterVec
+	apiRejects     *prometheus.CounterVec
 	checkTxSeconds prometheus.Histogram
 	blockSeconds   prometheus.Histogram
 	commitSeconds  prometheus.Histogram
@@ -32,6 +33,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		checkTxs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tabella", Name: "checktx_total",
 			Help: "Mempool admission checks, by message type and result code name.",
+		}, []string{"type", "code"}),
+		apiRejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tabella", Name: "api_rejected_total",
+			Help: "Txs the gRPC API refused before the mempool (size, decoding, signatures), by message type and result code name.",
 		}, []string{"type", "code"}),
 		checkTxSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "tabella", Name: "checktx_seconds", Help: "CheckTx latency.",
@@ -57,7 +62,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.txs, m.checkTxs, m.checkTxSeconds, m.blockSeconds, m.commitSeconds, m.blockTxs, m.tallyUpdates, m.height} {
+		for _, c := range []prometheus.Collector{m.txs, m.checkTxs, m.apiRejects, m.checkTxSeconds, m.blockSeconds, m.commitSeconds, m.blockTxs, m.tallyUpdates, m.height} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -87,6 +92,14 @@ func (m *Metrics) observeCheckTx(tx []byte, code ledger.Code, d time.Duration) {
 	}
 	m.checkTxs.WithLabelValues(txType(tx), code.String()).Inc()
 	m.checkTxSeconds.Observe(d.Seconds())
+}
+
+// observeAPIReject counts a tx the API refused before it reached CheckTx.
+func (m *Metrics) observeAPIReject(tx []byte, code ledger.Code) {
+	if m == nil {
+		return
+	}
+	m.apiRejects.WithLabelValues(txType(tx), code.String()).Inc()
 }
 
 func (m *Metrics) observeBlock(txs [][]byte, res *ledger.BlockResult, d time.Duration) {

@@ -136,6 +136,7 @@ func (n *Node) Start(ctx context.Context) error {
 	svc := NewService(n.ledger, n.app.Events(), cometMempool{n: n.cmt, rpc: local}, cometChain{n: n.cmt, rpc: local})
 	svc.RPCAddress = n.comet.RPC.ListenAddress
 	svc.NodeVersion = Version
+	svc.Metrics = n.app.Metrics()
 	n.grpc = grpc.NewServer(
 		// A tx plus its framing; reads answer far larger messages.
 		grpc.MaxRecvMsgSize(ledger.MaxTxBytes+64<<10),

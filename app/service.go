@@ -43,6 +43,8 @@ type Service struct {
 	// RPCAddress is reported by GetChainInfo.
 	RPCAddress  string
 	NodeVersion string
+	// Metrics, when set, counts the txs refused before the mempool.
+	Metrics *Metrics
 }
 
 // NewService returns the gRPC service. chain may be nil, which disables
@@ -95,9 +97,11 @@ func grpcCode(c ledger.Code) codes.Code {
 // BroadcastTx submits a tx and optionally waits for its block.
 func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxRequest) (*tabellav1.BroadcastTxResponse, error) {
 	if len(req.Tx) == 0 {
+		s.Metrics.observeAPIReject(req.Tx, ledger.CodeMalformedTx)
 		return nil, StatusFromCode(ledger.CodeMalformedTx, "tx is empty", nil)
 	}
 	if len(req.Tx) > ledger.MaxTxBytes {
+		s.Metrics.observeAPIReject(nil, ledger.CodeTxTooLarge)
 		return nil, StatusFromCode(ledger.CodeTxTooLarge, fmt.Sprintf("tx is %d bytes, the limit is %d", len(req.Tx), ledger.MaxTxBytes), nil)
 	}
 	// Verify signatures here, in this request's goroutine: many requests
@@ -106,6 +110,7 @@ func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxReq
 	if err := s.ledger.PreVerify(req.Tx); err != nil {
 		var le *ledger.Error
 		if errors.As(err, &le) {
+			s.Metrics.observeAPIReject(req.Tx, le.Code)
 			return nil, StatusFromCode(le.Code, le.Msg, nil)
 		}
 		return nil, status.Errorf(codes.Internal, "verify: %v", err)
