@@ -1,0 +1,363 @@
+package sealed
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/cloudflare/circl/group"
+)
+
+const domainBallot = "tabella/sealed/v1/ballot"
+
+// Ballot is a sealed ballot: one ciphertext per option plus a non-interactive
+// proof that the plaintexts satisfy the Rules. The fields are unexported so a
+// Ballot can only come from EncryptBallot or DecodeBallot; the ledger must
+// still call VerifyBallot before tallying it.
+type Ballot struct {
+	options []Ciphertext // x_i ∈ {0,1}, one per option
+	bits    []Ciphertext // budget ballots: the bits of Budget − Σ cost_i·x_i
+	c       group.Scalar // the Fiat–Shamir challenge shared by every sub-proof
+
+	optionProofs []orProof // x_i ∈ {0,1}
+	bitProofs    []orProof // each slack bit ∈ {0,1}
+	rangeProof   *orProof  // Σ x_i ∈ [Min, Max]; nil when implied
+	budgetProof  *orProof  // Σ cost_i·C_i · Σ 2^j·B_j / g^Budget encrypts 0; nil unless budget
+}
+
+// Ciphertexts returns the per-option ciphertexts, the part that is tallied.
+func (b *Ballot) Ciphertexts() []Ciphertext { return append([]Ciphertext(nil), b.options...) }
+
+// witness is everything the prover knows besides randomness. Honest clients
+// derive it from their choices; tests build dishonest ones to check that the
+// verifier rejects them.
+type witness struct {
+	m        []group.Scalar // option plaintexts
+	optIdx   []int          // true branch of each option's {0,1} proof
+	slack    []group.Scalar // slack bit plaintexts
+	slackIdx []int
+	rangeIdx int // true branch of the range proof: Σ x_i − Min
+}
+
+// EncryptBallot encrypts choices (choices[i] == 1 selects option i) to the
+// joint key y and proves they satisfy rules. context is hashed into the proof
+// and must identify the ballot's place in the election — at least the chain
+// id, the initiative id and the voter's key — so the proof cannot be replayed
+// by another voter or in another election. rnd must be a cryptographic
+// random source (crypto/rand.Reader) outside tests.
+func EncryptBallot(rnd io.Reader, y PublicKey, context []byte, choices []uint8, rules Rules) (*Ballot, error) {
+	if err := rules.Validate(); err != nil {
+		return nil, err
+	}
+	if !y.valid() {
+		return nil, fmt.Errorf("%w: invalid joint key", ErrRules)
+	}
+	if len(choices) != rules.Options {
+		return nil, fmt.Errorf("%w: %d choices for %d options", ErrChoices, len(choices), rules.Options)
+	}
+	w := witness{m: make([]group.Scalar, len(choices)), optIdx: make([]int, len(choices))}
+	count, spent := 0, uint64(0)
+	for i, x := range choices {
+		if x > 1 {
+			return nil, fmt.Errorf("%w: choice %d is %d, want 0 or 1", ErrChoices, i, x)
+		}
+		w.m[i] = scalarU64(uint64(x))
+		w.optIdx[i] = int(x)
+		count += int(x)
+		if rules.IsBudget() && x == 1 {
+			if rules.Costs[i] > rules.Budget-spent || spent > rules.Budget {
+				return nil, fmt.Errorf("%w: selections exceed the budget of %d", ErrChoices, rules.Budget)
+			}
+			spent += rules.Costs[i]
+		}
+	}
+	if count < rules.Min || count > rules.Max {
+		return nil, fmt.Errorf("%w: %d selections, want %d..%d", ErrChoices, count, rules.Min, rules.Max)
+	}
+	w.rangeIdx = count - rules.Min
+	slack := rules.Budget - spent
+	for j := range rules.budgetBits() {
+		bit := (slack >> j) & 1
+		w.slack = append(w.slack, scalarU64(bit))
+		w.slackIdx = append(w.slackIdx, int(bit))
+	}
+	return proveBallot(rnd, y.e, context, rules, w)
+}
+
+// zeroOne are the values of a {0,1} proof.
+func zeroOne() []group.Scalar { return []group.Scalar{scalarU64(0), scalarU64(1)} }
+
+// rangeValues are the allowed selection counts Min … Max.
+func rangeValues(r Rules) []group.Scalar {
+	vs := make([]group.Scalar, 0, r.Max-r.Min+1)
+	for k := r.Min; k <= r.Max; k++ {
+		vs = append(vs, scalarU64(uint64(k)))
+	}
+	return vs
+}
+
+// sumCiphertexts returns the homomorphic sum Π C_i.
+func sumCiphertexts(cs []Ciphertext) Ciphertext {
+	var s Ciphertext
+	for _, c := range cs {
+		s = s.Add(c)
+	}
+	return s
+}
+
+// budgetCiphertext returns Π C_i^{cost_i} · Π B_j^{2^j} / (1, g^Budget). For a
+// valid budget ballot Σ cost_i·x_i + slack = Budget, so this encrypts 0.
+func budgetCiphertext(r Rules, options, bits []Ciphertext) Ciphertext {
+	var e Ciphertext
+	for i, c := range options {
+		e = e.Add(c.scale(scalarU64(r.Costs[i])))
+	}
+	for j, b := range bits {
+		e = e.Add(b.scale(scalarU64(uint64(1) << j)))
+	}
+	return e.subPlain(scalarU64(r.Budget))
+}
+
+// startBallotTranscript hashes the statement: domain, context, key, rules and
+// every ciphertext. The commitments follow, in proof order.
+func startBallotTranscript(y group.Element, context []byte, rules Rules, options, bits []Ciphertext) *transcript {
+	tr := newTranscript(domainBallot)
+	tr.bytes("context", context)
+	tr.element("key", y)
+	rules.appendTo(tr)
+	for _, c := range options {
+		tr.ciphertext("option", c)
+	}
+	for _, c := range bits {
+		tr.ciphertext("slack-bit", c)
+	}
+	return tr
+}
+
+// proveBallot encrypts the witness and proves it, without checking that the
+// witness is honest (EncryptBallot does that).
+func proveBallot(rnd io.Reader, y group.Element, context []byte, rules Rules, w witness) (*Ballot, error) {
+	rs, err := randomScalars(rnd, len(w.m))
+	if err != nil {
+		return nil, err
+	}
+	ss, err := randomScalars(rnd, len(w.slack))
+	if err != nil {
+		return nil, err
+	}
+	b := &Ballot{options: make([]Ciphertext, len(w.m)), bits: make([]Ciphertext, len(w.slack))}
+	for i := range w.m {
+		b.options[i] = encrypt(y, w.m[i], rs[i])
+	}
+	for j := range w.slack {
+		b.bits[j] = encrypt(y, w.slack[j], ss[j])
+	}
+	tr := startBallotTranscript(y, context, rules, b.options, b.bits)
+
+	var provers []*orProver
+	for i, c := range b.options {
+		p, err := newORProver(rnd, tr, y, c, zeroOne(), w.optIdx[i], rs[i])
+		if err != nil {
+			return nil, err
+		}
+		provers = append(provers, p)
+	}
+	for j, c := range b.bits {
+		p, err := newORProver(rnd, tr, y, c, zeroOne(), w.slackIdx[j], ss[j])
+		if err != nil {
+			return nil, err
+		}
+		provers = append(provers, p)
+	}
+	var rangeP, budgetP *orProver
+	if rules.needsRange() {
+		rsum := grp.NewScalar()
+		for _, r := range rs {
+			rsum.Add(rsum, r)
+		}
+		rangeP, err = newORProver(rnd, tr, y, sumCiphertexts(b.options), rangeValues(rules), w.rangeIdx, rsum)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if rules.IsBudget() {
+		// The randomness of the combined ciphertext: Σ cost_i·r_i + Σ 2^j·s_j.
+		re := grp.NewScalar()
+		for i, r := range rs {
+			re.Add(re, grp.NewScalar().Mul(r, scalarU64(rules.Costs[i])))
+		}
+		for j, s := range ss {
+			re.Add(re, grp.NewScalar().Mul(s, scalarU64(uint64(1)<<j)))
+		}
+		e := budgetCiphertext(rules, b.options, b.bits)
+		budgetP, err = newORProver(rnd, tr, y, e, []group.Scalar{scalarU64(0)}, 0, re)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	b.c = tr.challenge()
+	for i, p := range provers {
+		if i < len(b.options) {
+			b.optionProofs = append(b.optionProofs, p.respond(b.c))
+		} else {
+			b.bitProofs = append(b.bitProofs, p.respond(b.c))
+		}
+	}
+	if rangeP != nil {
+		p := rangeP.respond(b.c)
+		b.rangeProof = &p
+	}
+	if budgetP != nil {
+		p := budgetP.respond(b.c)
+		b.budgetProof = &p
+	}
+	return b, nil
+}
+
+// VerifyBallot checks that ballot is well-formed for rules and that its proof
+// verifies for the joint key y and the given context. It is deterministic and
+// uses no randomness. A nil error means the ballot may be added to the tally.
+func VerifyBallot(y PublicKey, context []byte, rules Rules, ballot *Ballot) error {
+	if err := rules.Validate(); err != nil {
+		return err
+	}
+	if !y.valid() {
+		return fmt.Errorf("%w: invalid joint key", ErrRules)
+	}
+	if ballot == nil || ballot.c == nil {
+		return fmt.Errorf("%w: empty ballot", ErrShape)
+	}
+	switch {
+	case len(ballot.options) != rules.Options || len(ballot.optionProofs) != rules.Options:
+		return fmt.Errorf("%w: ballot has %d options, rules have %d", ErrShape, len(ballot.options), rules.Options)
+	case len(ballot.bits) != rules.budgetBits() || len(ballot.bitProofs) != rules.budgetBits():
+		return fmt.Errorf("%w: ballot has %d slack bits, rules need %d", ErrShape, len(ballot.bits), rules.budgetBits())
+	case (ballot.rangeProof != nil) != rules.needsRange():
+		return fmt.Errorf("%w: range proof presence does not match the rules", ErrShape)
+	case (ballot.budgetProof != nil) != rules.IsBudget():
+		return fmt.Errorf("%w: budget proof presence does not match the rules", ErrShape)
+	}
+	y0 := y.e
+	tr := startBallotTranscript(y0, context, rules, ballot.options, ballot.bits)
+	for i, c := range ballot.options {
+		if err := ballot.optionProofs[i].commit(tr, y0, c, zeroOne(), ballot.c); err != nil {
+			return fmt.Errorf("option %d: %w", i, err)
+		}
+	}
+	for j, c := range ballot.bits {
+		if err := ballot.bitProofs[j].commit(tr, y0, c, zeroOne(), ballot.c); err != nil {
+			return fmt.Errorf("slack bit %d: %w", j, err)
+		}
+	}
+	if ballot.rangeProof != nil {
+		if err := ballot.rangeProof.commit(tr, y0, sumCiphertexts(ballot.options), rangeValues(rules), ballot.c); err != nil {
+			return fmt.Errorf("range proof: %w", err)
+		}
+	}
+	if ballot.budgetProof != nil {
+		e := budgetCiphertext(rules, ballot.options, ballot.bits)
+		if err := ballot.budgetProof.commit(tr, y0, e, []group.Scalar{scalarU64(0)}, ballot.c); err != nil {
+			return fmt.Errorf("budget proof: %w", err)
+		}
+	}
+	if !tr.challenge().IsEqual(ballot.c) {
+		return fmt.Errorf("%w: ballot proof (wrong key, context or rules, or a plaintext outside the rules)", ErrProof)
+	}
+	return nil
+}
+
+// Bytes returns the canonical encoding:
+//
+//	0xB1 ‖ u16 options ‖ u8 slackBits ‖ u8 rangeValues (0: none) ‖ u8 budget (0|1)
+//	‖ options×ct ‖ slackBits×ct ‖ c
+//	‖ options×(c0 ‖ z0 ‖ z1) ‖ slackBits×(c0 ‖ z0 ‖ z1)
+//	‖ [range: (k−1)×c ‖ k×z] ‖ [budget: z]
+func (b *Ballot) Bytes() []byte {
+	var w writer
+	w.u8(tagBallot)
+	w.u16(uint16(len(b.options)))
+	w.u8(uint8(len(b.bits)))
+	if b.rangeProof != nil {
+		w.u8(uint8(len(b.rangeProof.z)))
+	} else {
+		w.u8(0)
+	}
+	if b.budgetProof != nil {
+		w.u8(1)
+	} else {
+		w.u8(0)
+	}
+	w.ciphertexts(b.options)
+	w.ciphertexts(b.bits)
+	w.scalar(b.c)
+	for _, p := range b.optionProofs {
+		p.encode(&w)
+	}
+	for _, p := range b.bitProofs {
+		p.encode(&w)
+	}
+	if b.rangeProof != nil {
+		b.rangeProof.encode(&w)
+	}
+	if b.budgetProof != nil {
+		b.budgetProof.encode(&w)
+	}
+	return w.buf
+}
+
+// DecodeBallot parses a canonical ballot encoding. It checks structure and
+// canonicity only; call VerifyBallot for the proof.
+func DecodeBallot(data []byte) (*Ballot, error) {
+	r := reader{b: data}
+	r.tag(tagBallot, "ballot")
+	n := int(r.u16("option count"))
+	nb := int(r.u8("slack bit count"))
+	nr := int(r.u8("range size"))
+	budget := r.u8("budget flag")
+	if r.err == nil {
+		switch {
+		case n < 1 || n > MaxOptions:
+			r.fail("ballot has %d options, want 1..%d", n, MaxOptions)
+		case nb > 64:
+			r.fail("ballot has %d slack bits, at most 64", nb)
+		case nr > MaxRangeValues:
+			r.fail("range proof over %d values, at most %d", nr, MaxRangeValues)
+		case budget > 1:
+			r.fail("budget flag %d", budget)
+		case nb > 0 && budget == 0:
+			r.fail("slack bits without a budget proof")
+		}
+	}
+	b := &Ballot{}
+	if r.need(n+nb, CiphertextSize, "ballot ciphertexts") {
+		b.options = make([]Ciphertext, n)
+		for i := range b.options {
+			b.options[i] = r.ciphertext("option ciphertext")
+		}
+		b.bits = make([]Ciphertext, nb)
+		for j := range b.bits {
+			b.bits[j] = r.ciphertext("slack bit ciphertext")
+		}
+	}
+	b.c = r.scalar("ballot challenge")
+	if r.need(n+nb, 3*ScalarSize, "ballot proofs") {
+		for range n {
+			b.optionProofs = append(b.optionProofs, decodeORProof(&r, 2, "option proof"))
+		}
+		for range nb {
+			b.bitProofs = append(b.bitProofs, decodeORProof(&r, 2, "slack bit proof"))
+		}
+	}
+	if nr > 0 {
+		p := decodeORProof(&r, nr, "range proof")
+		b.rangeProof = &p
+	}
+	if budget == 1 {
+		p := decodeORProof(&r, 1, "budget proof")
+		b.budgetProof = &p
+	}
+	if err := r.done("ballot"); err != nil {
+		return nil, fmt.Errorf("ballot: %w", err)
+	}
+	return b, nil
+}

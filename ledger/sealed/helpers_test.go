@@ -1,0 +1,44 @@
+package sealed
+
+import (
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cloudflare/circl/group"
+)
+
+// testRand returns a deterministic randomness source for reproducible tests.
+func testRand(seed uint64) io.Reader {
+	var s [32]byte
+	for i := range 8 {
+		s[i] = byte(seed >> (8 * i))
+	}
+	return rand.NewChaCha8(s)
+}
+
+// testKey returns a single-party key pair (x, Y = g^x).
+func testKey(t testing.TB, rnd io.Reader) (group.Scalar, PublicKey) {
+	t.Helper()
+	x, err := randomScalar(rnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x, PublicKey{gExp(x)}
+}
+
+// decryptSmall decrypts with the full secret key by brute force (m ≤ limit).
+func decryptSmall(t testing.TB, x group.Scalar, c Ciphertext, limit uint64) uint64 {
+	t.Helper()
+	gm := sub(orIdentity(c.b), mul(orIdentity(c.a), x))
+	acc := grp.Identity()
+	g := grp.Generator()
+	for m := uint64(0); m <= limit; m++ {
+		if acc.IsEqual(gm) {
+			return m
+		}
+		acc = add(acc, g)
+	}
+	t.Fatalf("plaintext above %d", limit)
+	return 0
+}
