@@ -56,3 +56,6 @@ func (t *transcript) ciphertext(label string, c Ciphertext) {
 func (t *transcript) challenge() group.Scalar {
 	return grp.HashToScalar(t.h.Sum(nil), []byte(t.dst))
 }
+
+// digest finalises the transcript into 64 raw bytes (used as a KDF).
+func (t *transcript) digest() []byte { return t.h.Sum(nil) }
