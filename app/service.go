@@ -75,15 +75,19 @@ func grpcCode(c ledger.Code) codes.Code {
 	case ledger.CodeOK:
 		return codes.OK
 	case ledger.CodeMalformedTx, ledger.CodeTxTooLarge, ledger.CodeWrongChainID, ledger.CodeInvalidField,
-		ledger.CodeSelectionCount, ledger.CodeUnknownOption, ledger.CodeOverBudget, ledger.CodeBelowMinShare, ledger.CodeWrongKind:
+		ledger.CodeSelectionCount, ledger.CodeUnknownOption, ledger.CodeOverBudget, ledger.CodeBelowMinShare, ledger.CodeWrongKind,
+		ledger.CodeWrongSecrecy:
 		return codes.InvalidArgument
 	case ledger.CodeBadSignature:
 		return codes.Unauthenticated
 	case ledger.CodeUnauthorized, ledger.CodeIneligible, ledger.CodeCredentialExpired, ledger.CodeUnknownIssuer,
-		ledger.CodeIssuerRevoked, ledger.CodeBadCredential, ledger.CodeIssuerNotAccepted, ledger.CodeOrganiserRevoked:
+		ledger.CodeIssuerRevoked, ledger.CodeBadCredential, ledger.CodeIssuerNotAccepted, ledger.CodeOrganiserRevoked,
+		ledger.CodeBadToken, ledger.CodeBadBlindKey:
 		return codes.PermissionDenied
 	case ledger.CodeNotFound:
 		return codes.NotFound
+	case ledger.CodeNotSupported:
+		return codes.Unimplemented
 	case ledger.CodeAlreadyExists, ledger.CodeReplay, ledger.CodeAlreadyVoted, ledger.CodeAlreadyReviewed, ledger.CodeAlreadySigned:
 		return codes.AlreadyExists
 	case ledger.CodeNotOpen, ledger.CodeRevotingDisabled, ledger.CodeProposalClosed, ledger.CodeInitiativeNotActive,

@@ -69,11 +69,24 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 	if err := votingOpen(m.InitiativeId, in); err != nil {
 		return err
 	}
-	if err := c.checkCredential(d, m.Credential, m.InitiativeId, in.Spec.Eligibility, "ballot"); err != nil {
-		return err
-	}
-	cred := d.Credential
 	spec := in.Spec
+	var issuerID string
+	switch anon := Anonymous(spec); {
+	case anon && m.Token == nil:
+		return Errorf(CodeWrongSecrecy, "initiative %q is anonymous: a ballot carries an anonymous token from `tabella credential request`, not a credential", m.InitiativeId)
+	case !anon && m.Token != nil:
+		return Errorf(CodeWrongSecrecy, "initiative %q is public: a ballot carries a credential, not an anonymous token", m.InitiativeId)
+	case anon:
+		if err := c.checkToken(d, m.Token, m.InitiativeId, spec.Eligibility); err != nil {
+			return err
+		}
+		issuerID = m.Token.IssuerId
+	default:
+		if err := c.checkCredential(d, m.Credential, m.InitiativeId, spec.Eligibility, "ballot"); err != nil {
+			return err
+		}
+		issuerID = d.Credential.IssuerId
+	}
 	rules := spec.Ballot
 	n := uint32(len(m.Selections))
 	switch {
@@ -163,7 +176,7 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 		Voter:        voter,
 		Sequence:     m.Sequence,
 		Selections:   m.Selections,
-		IssuerId:     cred.IssuerId,
+		IssuerId:     issuerID,
 		BallotHash:   d.Hash,
 		Height:       c.height,
 		Tx:           d.Raw,

@@ -47,6 +47,10 @@ const (
 	CodeAlreadySigned       Code = 30
 	CodeWithdrawalDisabled  Code = 31
 	CodeWrongKind           Code = 32
+	CodeWrongSecrecy        Code = 33
+	CodeBadToken            Code = 34
+	CodeBadBlindKey         Code = 35
+	CodeNotSupported        Code = 36
 )
 
 var codeNames = map[Code]string{
@@ -83,6 +87,10 @@ var codeNames = map[Code]string{
 	CodeAlreadySigned:       "ALREADY_SIGNED",
 	CodeWithdrawalDisabled:  "WITHDRAWAL_DISABLED",
 	CodeWrongKind:           "WRONG_KIND",
+	CodeWrongSecrecy:        "WRONG_SECRECY",
+	CodeBadToken:            "BAD_TOKEN",
+	CodeBadBlindKey:         "BAD_BLIND_KEY",
+	CodeNotSupported:        "NOT_SUPPORTED",
 }
 
 // String returns the code's stable upper-case name, e.g. "BAD_SIGNATURE".
@@ -123,6 +131,12 @@ func Errorf(code Code, format string, args ...any) *Error {
 // fieldErrorf builds an INVALID_FIELD rejection that names the field.
 func fieldErrorf(field, format string, args ...any) *Error {
 	return &Error{Code: CodeInvalidField, Msg: fmt.Sprintf(format, args...), Field: field}
+}
+
+// codedFieldErrorf builds a rejection with another code that names the
+// field of an initiative spec.
+func codedFieldErrorf(code Code, field, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...), Field: field}
 }
 
 // CodeOf returns the code of err: CodeOK for nil, the coded value for an

@@ -33,7 +33,8 @@ import (
 // fuzzWorld's state.
 
 // fuzzWorld is a world holding the open consultation "parks" with alice's
-// sequence-1 ballot, the open governance proposal "add-school", the budget
+// sequence-1 ballot, the open anonymous consultation "anon" (registry's
+// blind key "a"), the open governance proposal "add-school", the budget
 // "pb" taking proposals, the budget "pb-review" in review with the pending
 // proposal "pending", the election "council" taking candidacies and the
 // petition "bath" (withdrawal allowed) with alice's signature.
@@ -50,7 +51,7 @@ func fuzzWorld(tb testing.TB) *world {
 	bath := w.petitionSpec("bath", 100)
 	bath.Schedule.VotingClosesAt = now + 86400
 	w.mustOK(w.createTx(w.consultation("parks")), fuzzMust(tb)(client.GovProposeTx(testChain, key("gov-a-admin"), "gov-a", "add-school", w.now.Add(24*time.Hour).Unix(), registerIssuer("school"))),
-		w.createTx(pb), w.createTx(review), w.createTx(council), w.createTx(bath))
+		w.createTx(pb), w.createTx(review), w.createTx(council), w.createTx(bath), w.createTx(w.anonSpec("anon", blindKey(tb, "a"))))
 	w.mustOK(w.ballot("alice", "parks", 1, 0), w.submitTx("carol", "pb-review", "pending", 1000), w.signTx("alice", "bath", 1))
 	w.block() // pb-review: review
 	return w
@@ -88,7 +89,15 @@ func fuzzTxSeeds(w *world) []namedSeed {
 	later.DocumentUri = "https://example.org/later.pdf"
 	sum := sha256.Sum256([]byte("later"))
 	later.DocumentSha256 = sum[:]
+	ka, kb := blindKey(w.t, "a"), blindKey(w.t, "b")
+	unattested := w.anonSpec("anon-unattested", ka)
+	unattested.BlindKeys[0] = attest(w.t, "anon-unattested", "registry", "city", ka)
 	return []namedSeed{
+		{"anon-ballot-valid", w.anonBallot("bob", "anon", token(w.t, "anon", "bob", derOf(w.t, ka), ka), 1, 1)},
+		{"anon-ballot-other-key", w.anonBallot("dave", "anon", token(w.t, "anon", "dave", derOf(w.t, kb), kb), 1, 1)},
+		{"anon-ballot-with-credential", w.ballot("dave", "anon", 1, 0)},
+		{"create-anonymous-valid", w.createTx(w.anonSpec("anon-2", ka))},
+		{"create-anonymous-unattested", w.createTx(unattested)},
 		{"ballot-valid", ballot},
 		{"ballot-revote-valid", w.ballot("alice", "parks", 2, 1, 2)},
 		{"ballot-replay", w.ballot("alice", "parks", 1, 0)},
@@ -151,7 +160,15 @@ func fuzzSpecSeeds(w *world) []namedSeed {
 	}
 	hidden := w.consultation("spec-hidden")
 	hidden.ResultRule = &tabellav1.ResultRule{QuorumShareBp: 2500, Electorate: 1000, HideRunningTally: true}
+	sealed := w.consultation("spec-sealed")
+	sealed.Eligibility.Predicates = nil
+	sealed.Secrecy = tabellav1.Secrecy_SECRECY_SEALED
+	anonRules := w.anonSpec("spec-anon-rules", blindKey(w.t, "a"))
+	anonRules.Eligibility = w.consultation("x").Eligibility
 	return []namedSeed{
+		{"anonymous-valid", must(proto.Marshal(w.anonSpec("spec-anon", blindKey(w.t, "a"))))},
+		{"anonymous-with-rules", must(proto.Marshal(anonRules))},
+		{"sealed-unsupported", must(proto.Marshal(sealed))},
 		{"budget-valid", must(proto.Marshal(w.budgetSpec("spec-budget")))},
 		{"listed-budget-min-share-valid", must(proto.Marshal(listed))},
 		{"election-valid", must(proto.Marshal(w.electionSpec("spec-election")))},
@@ -278,6 +295,13 @@ func checkDecoded(t *testing.T, raw []byte, d *ledger.DecodedTx) {
 	}
 	switch d.Body.Msg.(type) {
 	case *tabellav1.TxBody_CastBallot, *tabellav1.TxBody_SubmitProposal, *tabellav1.TxBody_RegisterCandidate:
+		if cb := d.Body.GetCastBallot(); cb != nil && cb.Token != nil {
+			// An anonymous ballot carries a token, which needs state.
+			if d.Credential != nil || cb.Credential != nil {
+				t.Fatal("an anonymous ballot decoded with a credential")
+			}
+			break
+		}
 		if d.Credential == nil {
 			t.Fatal("a ballot, proposal or candidacy must carry its decoded credential")
 		}
@@ -492,8 +516,8 @@ func FuzzValidateInitiativeSpec(f *testing.F) {
 		err := ledger.ValidateInitiativeSpec(&spec)
 		if err != nil {
 			var le *ledger.Error
-			if !errors.As(err, &le) || le.Code != ledger.CodeInvalidField || le.Msg == "" {
-				t.Fatalf("invalid spec rejected with %v, want INVALID_FIELD and a message", err)
+			if !errors.As(err, &le) || (le.Code != ledger.CodeInvalidField && le.Code != ledger.CodeNotSupported) || le.Msg == "" {
+				t.Fatalf("invalid spec rejected with %v, want INVALID_FIELD (or NOT_SUPPORTED) and a message", err)
 			}
 			return
 		}
@@ -914,4 +938,48 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	for _, s := range fuzzSpecSeeds(w) {
 		write("FuzzValidateInitiativeSpec", s.name, fmt.Sprintf("[]byte(%q)\n", s.data))
 	}
+	for i, s := range fuzzTokenSeeds(w.t) {
+		write("FuzzVerifyToken", fmt.Sprintf("seed-%d", i), fmt.Sprintf("[]byte(%q)\n[]byte(%q)\n[]byte(%q)\n", s[0], s[1], s[2]))
+	}
+}
+
+// fuzzTokenSeeds are (blind key, message, signature) triples: a valid
+// token, a token under another key, a truncated key, a 4608-bit key.
+func fuzzTokenSeeds(tb testing.TB) [][3][]byte {
+	ka, kb := blindKey(tb, "a"), blindKey(tb, "b")
+	der := derOf(tb, ka)
+	tok := token(tb, "anon", "alice", der, ka)
+	msg := ledger.TokenMessage(testChain, "anon", pub("alice"))
+	return [][3][]byte{
+		{der, msg, tok.Signature},
+		{derOf(tb, kb), msg, tok.Signature},
+		{der[:len(der)/2], msg, tok.Signature},
+		{derOf(tb, blindKey(tb, "big")), msg, tok.Signature},
+		{der, msg, tok.Signature[:100]},
+	}
+}
+
+// FuzzVerifyToken: blind keys and tokens from anywhere never panic, a key
+// ParseBlindKey accepts is within the bounds, and only the valid seed's
+// exact token verifies for its exact message.
+func FuzzVerifyToken(f *testing.F) {
+	for _, s := range fuzzTokenSeeds(f) {
+		f.Add(s[0], s[1], s[2])
+	}
+	seeds := fuzzTokenSeeds(f)
+	f.Fuzz(func(t *testing.T, der, msg, sig []byte) {
+		if pk, err := ledger.ParseBlindKey(der); err == nil {
+			if n := pk.N.BitLen(); n < ledger.MinBlindKeyBits || n > ledger.MaxBlindKeyBits || pk.E != 65537 || len(der) > ledger.MaxBlindKeyDERBytes {
+				t.Fatalf("accepted a %d-bit key with e=%d", n, pk.E)
+			}
+		}
+		ok := ledger.VerifyToken(der, msg, sig)
+		c := ledger.NewSigCache(4)
+		if c.VerifyToken(der, msg, sig) != ok || c.VerifyToken(der, msg, sig) != ok {
+			t.Fatal("the cache changes the verdict")
+		}
+		if ok && bytes.Equal(der, seeds[0][0]) && bytes.Equal(sig, seeds[0][2]) && !bytes.Equal(msg, seeds[0][1]) {
+			t.Fatal("a token verified for another message")
+		}
+	})
 }

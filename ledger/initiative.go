@@ -112,6 +112,11 @@ func (c *execCtx) createInitiative(d *DecodedTx, m *tabellav1.CreateInitiative) 
 			return Errorf(CodeInvalidField, "dual review asks for %d government and %d civil-society approvals; the consortium has %d and %d such parties", p.GovernmentApprovals, p.CivilSocietyApprovals, gov, civ)
 		}
 	}
+	if Anonymous(spec) {
+		if err := c.checkBlindKeys(spec); err != nil {
+			return err
+		}
+	}
 	status := PhaseAt(spec, c.time)
 	in := &tabellav1.Initiative{
 		Spec:          spec,
@@ -152,12 +157,13 @@ func (c *execCtx) createInitiative(d *DecodedTx, m *tabellav1.CreateInitiative) 
 }
 
 // saveInitiative writes the initiative record and its header: the same
-// record without the listed options and the result, which is what the
-// frequent txs (ballots, proposals, reviews) read.
+// record without the listed options, the blind keys and the result, which
+// is what the frequent txs (ballots, proposals, reviews) read.
 func (c *execCtx) saveInitiative(in *tabellav1.Initiative) {
 	c.put(InitiativeKey(in.Spec.Id), in)
 	h := proto.CloneOf(in)
 	h.Spec.Options = nil
+	h.Spec.BlindKeys = nil // ballots read the one they need under "bk/"
 	h.Result = nil
 	c.put(HeaderKey(in.Spec.Id), h)
 }

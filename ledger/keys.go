@@ -23,6 +23,7 @@ const (
 	prefixProposal   = "p/"
 	prefixSubmitter  = "pn/"
 	prefixProgress   = "cl/"
+	prefixBlindKey   = "bk/"
 )
 
 var (
@@ -116,6 +117,13 @@ func SubmitterKey(id string, submitter []byte) []byte {
 // ProgressKey is "cl/" || initiative_id: the count of a CLOSING initiative
 // in progress.
 func ProgressKey(id string) []byte { return []byte(prefixProgress + id) }
+
+// BlindKeyKey is "bk/" || initiative_id || "/" || issuer_id: the issuer's
+// attested RSA blind-signing key for an ANONYMOUS initiative, which its
+// ballots read instead of the whole spec.
+func BlindKeyKey(id, issuer string) []byte {
+	return []byte(prefixBlindKey + id + "/" + issuer)
+}
 
 // Queue event kinds: scheduled transitions processed at the first block
 // whose time is at or past the event time.

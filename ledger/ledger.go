@@ -478,6 +478,7 @@ func (l *Ledger) PreVerify(raw []byte) error {
 	if items := l.sigItems(raw, committed); len(items) > 0 {
 		l.batcher.Verify(items)
 	}
+	l.preverifyToken(raw, committed)
 	// With the signatures cached, decoding gives CheckTx's verdict on the
 	// envelope and the signature.
 	_, err := decodeTx(l.chainID, raw, l.sigs)
@@ -519,4 +520,27 @@ func (l *Ledger) preverifyBlock(txs [][]byte) {
 		items = append(items, l.sigItems(raw, l.tree)...)
 	}
 	l.sigs.verifyBatch(items)
+}
+
+// preverifyToken verifies an anonymous ballot's token under the blind key
+// found in r into the cache, so that CheckTx and FinalizeBlock find it
+// there. Anything malformed is left to CheckTx to reject.
+func (l *Ledger) preverifyToken(raw []byte, r reader) {
+	var tx tabellav1.Tx
+	if len(raw) > MaxTxBytes || proto.Unmarshal(raw, &tx) != nil || len(tx.Signatures) != 1 {
+		return
+	}
+	var body tabellav1.TxBody
+	if proto.Unmarshal(tx.Body, &body) != nil {
+		return
+	}
+	cb := body.GetCastBallot()
+	if cb.GetToken() == nil || !ValidID(cb.InitiativeId) || !ValidID(cb.Token.IssuerId) {
+		return
+	}
+	var bk tabellav1.BlindKey
+	if ok, err := getProto(r, BlindKeyKey(cb.InitiativeId, cb.Token.IssuerId), &bk); err != nil || !ok {
+		return
+	}
+	l.sigs.VerifyToken(bk.RsaPublicKey, TokenMessage(l.chainID, cb.InitiativeId, tx.Signatures[0].PublicKey), cb.Token.Signature)
 }

@@ -69,4 +69,13 @@ const (
 	// finished in the next blocks. See docs/protocol.md and
 	// BenchmarkCloseBudget.
 	TallyReadsPerBlock = 4096
+
+	// MinBlindKeyBits and MaxBlindKeyBits bound the modulus of an
+	// issuer's RSA blind-signing key: below 2048 bits RSA is too weak,
+	// above 4096 a token costs too much to verify in every node.
+	MinBlindKeyBits = 2048
+	MaxBlindKeyBits = 4096
+	// MaxBlindKeyDERBytes caps the encoded key before it is parsed (a
+	// 4096-bit key's SubjectPublicKeyInfo is 550 bytes).
+	MaxBlindKeyDERBytes = 1024
 )

@@ -63,7 +63,10 @@ func ValidateInitiativeSpec(s *tabellav1.InitiativeSpec) error {
 	if err := validateProposals(s); err != nil {
 		return err
 	}
-	return validateEligibility("eligibility", s.Eligibility)
+	if err := validateEligibility("eligibility", s.Eligibility); err != nil {
+		return err
+	}
+	return validateSecrecy(s)
 }
 
 func checkSpecText(field, name, v string, max int, required bool) error {

@@ -173,6 +173,14 @@ func validateCastBallot(m *tabellav1.CastBallot) (*tabellav1.Credential, error) 
 			return nil, Errorf(CodeInvalidField, "selections must be distinct option indexes in increasing order")
 		}
 	}
+	if m.Token != nil {
+		// An anonymous ballot: the token replaces the credential, and
+		// whether the initiative takes tokens is decided with state.
+		if m.Credential != nil {
+			return nil, Errorf(CodeWrongSecrecy, "a ballot carries either a credential (public initiatives) or an anonymous token (anonymous initiatives), not both")
+		}
+		return nil, validateToken(m.Token)
+	}
 	return DecodeCredential(m.Credential)
 }
 

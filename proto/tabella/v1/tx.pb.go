@@ -349,7 +349,10 @@ func (*TxBody_WithdrawBallot) isTxBody_Msg() {}
 func (*TxBody_CancelInitiative) isTxBody_Msg() {}
 
 // CastBallot records the signer's ballot in an initiative. The signer's key
-// is the voter key and must be the key the credential certifies.
+// is the voter key. In a PUBLIC initiative it must be the key the
+// credential certifies; in an ANONYMOUS one, the key the token was
+// blind-signed for. Exactly one of credential and token is set, as the
+// initiative's secrecy requires.
 type CastBallot struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
@@ -358,7 +361,9 @@ type CastBallot struct {
 	Selections []uint32 `protobuf:"varint,3,rep,packed,name=selections,proto3" json:"selections,omitempty"`
 	// sequence starts at 1; with revoting a higher sequence supersedes the
 	// live ballot.
-	Sequence      uint64 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Sequence uint64 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// token replaces the credential in an ANONYMOUS initiative.
+	Token         *AnonymousToken `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -419,6 +424,13 @@ func (x *CastBallot) GetSequence() uint64 {
 		return x.Sequence
 	}
 	return 0
+}
+
+func (x *CastBallot) GetToken() *AnonymousToken {
+	if x != nil {
+		return x.Token
+	}
+	return nil
 }
 
 // CreateInitiative opens a new initiative. The signer must be the key of a
@@ -1014,7 +1026,7 @@ const file_tabella_v1_tx_proto_rawDesc = "" +
 	"\x12register_candidate\x18\x10 \x01(\v2\x1d.tabella.v1.RegisterCandidateH\x00R\x11registerCandidate\x12E\n" +
 	"\x0fwithdraw_ballot\x18\x11 \x01(\v2\x1a.tabella.v1.WithdrawBallotH\x00R\x0ewithdrawBallot\x12K\n" +
 	"\x11cancel_initiative\x18\x12 \x01(\v2\x1c.tabella.v1.CancelInitiativeH\x00R\x10cancelInitiativeB\x05\n" +
-	"\x03msg\"\xab\x01\n" +
+	"\x03msg\"\xdd\x01\n" +
 	"\n" +
 	"CastBallot\x12#\n" +
 	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12<\n" +
@@ -1024,7 +1036,8 @@ const file_tabella_v1_tx_proto_rawDesc = "" +
 	"\n" +
 	"selections\x18\x03 \x03(\rR\n" +
 	"selections\x12\x1a\n" +
-	"\bsequence\x18\x04 \x01(\x04R\bsequence\"e\n" +
+	"\bsequence\x18\x04 \x01(\x04R\bsequence\x120\n" +
+	"\x05token\x18\x05 \x01(\v2\x1a.tabella.v1.AnonymousTokenR\x05token\"e\n" +
 	"\x10CreateInitiative\x12!\n" +
 	"\forganiser_id\x18\x01 \x01(\tR\vorganiserId\x12.\n" +
 	"\x04spec\x18\x02 \x01(\v2\x1a.tabella.v1.InitiativeSpecR\x04spec\"\x93\x01\n" +
@@ -1101,8 +1114,9 @@ var file_tabella_v1_tx_proto_goTypes = []any{
 	(*WithdrawBallot)(nil),    // 10: tabella.v1.WithdrawBallot
 	(*CancelInitiative)(nil),  // 11: tabella.v1.CancelInitiative
 	(*SignedCredential)(nil),  // 12: tabella.v1.SignedCredential
-	(*InitiativeSpec)(nil),    // 13: tabella.v1.InitiativeSpec
-	(*GovAction)(nil),         // 14: tabella.v1.GovAction
+	(*AnonymousToken)(nil),    // 13: tabella.v1.AnonymousToken
+	(*InitiativeSpec)(nil),    // 14: tabella.v1.InitiativeSpec
+	(*GovAction)(nil),         // 15: tabella.v1.GovAction
 }
 var file_tabella_v1_tx_proto_depIdxs = []int32{
 	1,  // 0: tabella.v1.Tx.signatures:type_name -> tabella.v1.Signature
@@ -1116,15 +1130,16 @@ var file_tabella_v1_tx_proto_depIdxs = []int32{
 	10, // 8: tabella.v1.TxBody.withdraw_ballot:type_name -> tabella.v1.WithdrawBallot
 	11, // 9: tabella.v1.TxBody.cancel_initiative:type_name -> tabella.v1.CancelInitiative
 	12, // 10: tabella.v1.CastBallot.credential:type_name -> tabella.v1.SignedCredential
-	13, // 11: tabella.v1.CreateInitiative.spec:type_name -> tabella.v1.InitiativeSpec
-	14, // 12: tabella.v1.GovPropose.action:type_name -> tabella.v1.GovAction
-	12, // 13: tabella.v1.SubmitProposal.credential:type_name -> tabella.v1.SignedCredential
-	12, // 14: tabella.v1.RegisterCandidate.credential:type_name -> tabella.v1.SignedCredential
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	13, // 11: tabella.v1.CastBallot.token:type_name -> tabella.v1.AnonymousToken
+	14, // 12: tabella.v1.CreateInitiative.spec:type_name -> tabella.v1.InitiativeSpec
+	15, // 13: tabella.v1.GovPropose.action:type_name -> tabella.v1.GovAction
+	12, // 14: tabella.v1.SubmitProposal.credential:type_name -> tabella.v1.SignedCredential
+	12, // 15: tabella.v1.RegisterCandidate.credential:type_name -> tabella.v1.SignedCredential
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_tx_proto_init() }

@@ -433,6 +433,71 @@ func (ReviewMode) EnumDescriptor() ([]byte, []int) {
 	return file_tabella_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
+// Secrecy is what an initiative reveals about who cast which ballot.
+type Secrecy int32
+
+const (
+	// UNSPECIFIED is PUBLIC.
+	Secrecy_SECRECY_UNSPECIFIED Secrecy = 0
+	// PUBLIC: a ballot carries a credential that names the voter's key and
+	// attributes, signed by the issuer.
+	Secrecy_SECRECY_PUBLIC Secrecy = 1
+	// ANONYMOUS: a ballot carries an RFC 9474 blind-signed token for a
+	// fresh per-initiative voter key instead of a credential; the issuer
+	// checked eligibility off the ledger and cannot link the token to the
+	// person it gave it to.
+	Secrecy_SECRECY_ANONYMOUS Secrecy = 2
+	// SEALED: encrypted ballots. Reserved; not supported yet.
+	Secrecy_SECRECY_SEALED Secrecy = 3
+	// ANONYMOUS_SEALED: both. Reserved; not supported yet.
+	Secrecy_SECRECY_ANONYMOUS_SEALED Secrecy = 4
+)
+
+// Enum value maps for Secrecy.
+var (
+	Secrecy_name = map[int32]string{
+		0: "SECRECY_UNSPECIFIED",
+		1: "SECRECY_PUBLIC",
+		2: "SECRECY_ANONYMOUS",
+		3: "SECRECY_SEALED",
+		4: "SECRECY_ANONYMOUS_SEALED",
+	}
+	Secrecy_value = map[string]int32{
+		"SECRECY_UNSPECIFIED":      0,
+		"SECRECY_PUBLIC":           1,
+		"SECRECY_ANONYMOUS":        2,
+		"SECRECY_SEALED":           3,
+		"SECRECY_ANONYMOUS_SEALED": 4,
+	}
+)
+
+func (x Secrecy) Enum() *Secrecy {
+	p := new(Secrecy)
+	*p = x
+	return p
+}
+
+func (x Secrecy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Secrecy) Descriptor() protoreflect.EnumDescriptor {
+	return file_tabella_v1_types_proto_enumTypes[7].Descriptor()
+}
+
+func (Secrecy) Type() protoreflect.EnumType {
+	return &file_tabella_v1_types_proto_enumTypes[7]
+}
+
+func (x Secrecy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Secrecy.Descriptor instead.
+func (Secrecy) EnumDescriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{7}
+}
+
 type ResultOutcome int32
 
 const (
@@ -468,11 +533,11 @@ func (x ResultOutcome) String() string {
 }
 
 func (ResultOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_tabella_v1_types_proto_enumTypes[7].Descriptor()
+	return file_tabella_v1_types_proto_enumTypes[8].Descriptor()
 }
 
 func (ResultOutcome) Type() protoreflect.EnumType {
-	return &file_tabella_v1_types_proto_enumTypes[7]
+	return &file_tabella_v1_types_proto_enumTypes[8]
 }
 
 func (x ResultOutcome) Number() protoreflect.EnumNumber {
@@ -481,7 +546,7 @@ func (x ResultOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ResultOutcome.Descriptor instead.
 func (ResultOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 type ProposalStatus int32
@@ -524,11 +589,11 @@ func (x ProposalStatus) String() string {
 }
 
 func (ProposalStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_tabella_v1_types_proto_enumTypes[8].Descriptor()
+	return file_tabella_v1_types_proto_enumTypes[9].Descriptor()
 }
 
 func (ProposalStatus) Type() protoreflect.EnumType {
-	return &file_tabella_v1_types_proto_enumTypes[8]
+	return &file_tabella_v1_types_proto_enumTypes[9]
 }
 
 func (x ProposalStatus) Number() protoreflect.EnumNumber {
@@ -537,7 +602,7 @@ func (x ProposalStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ProposalStatus.Descriptor instead.
 func (ProposalStatus) EnumDescriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 // Party is a member of the consortium that runs the network.
@@ -2376,7 +2441,15 @@ type InitiativeSpec struct {
 	Budget *Budget `protobuf:"bytes,12,opt,name=budget,proto3" json:"budget,omitempty"`
 	// proposals configures the proposal or candidacy window (BUDGET,
 	// ELECTION).
-	Proposals     *Proposals `protobuf:"bytes,13,opt,name=proposals,proto3" json:"proposals,omitempty"`
+	Proposals *Proposals `protobuf:"bytes,13,opt,name=proposals,proto3" json:"proposals,omitempty"`
+	// secrecy says what the ledger learns about who cast a ballot. Unset
+	// (UNSPECIFIED) is PUBLIC: the behaviour of every initiative created
+	// before secrecy modes existed.
+	Secrecy Secrecy `protobuf:"varint,14,opt,name=secrecy,proto3,enum=tabella.v1.Secrecy" json:"secrecy,omitempty"`
+	// blind_keys of an ANONYMOUS initiative: exactly one per accepted
+	// issuer (eligibility.issuer_ids), each the RSA key that issuer
+	// blind-signs this initiative's tokens with. Empty otherwise.
+	BlindKeys     []*BlindKey `protobuf:"bytes,15,rep,name=blind_keys,json=blindKeys,proto3" json:"blind_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2502,6 +2575,147 @@ func (x *InitiativeSpec) GetProposals() *Proposals {
 	return nil
 }
 
+func (x *InitiativeSpec) GetSecrecy() Secrecy {
+	if x != nil {
+		return x.Secrecy
+	}
+	return Secrecy_SECRECY_UNSPECIFIED
+}
+
+func (x *InitiativeSpec) GetBlindKeys() []*BlindKey {
+	if x != nil {
+		return x.BlindKeys
+	}
+	return nil
+}
+
+// BlindKey registers an issuer's RSA key for blind-signing the anonymous
+// tokens of one initiative (RFC 9474, RSABSSA-SHA384-PSS-Deterministic).
+type BlindKey struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	IssuerId string                 `protobuf:"bytes,1,opt,name=issuer_id,json=issuerId,proto3" json:"issuer_id,omitempty"`
+	// rsa_public_key is the DER SubjectPublicKeyInfo (PKIX) of an RSA key
+	// of 2048 to 4096 bits with public exponent 65537.
+	RsaPublicKey []byte `protobuf:"bytes,2,opt,name=rsa_public_key,json=rsaPublicKey,proto3" json:"rsa_public_key,omitempty"`
+	// attestation is the issuer's ed25519 signature, with its registered
+	// key, over "tabella/v1/blind-key" || chain_id || "/" || initiative_id
+	// || "/" || rsa_public_key: the organiser cannot register a key of its
+	// own in the issuer's name.
+	Attestation   []byte `protobuf:"bytes,3,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlindKey) Reset() {
+	*x = BlindKey{}
+	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlindKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlindKey) ProtoMessage() {}
+
+func (x *BlindKey) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlindKey.ProtoReflect.Descriptor instead.
+func (*BlindKey) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *BlindKey) GetIssuerId() string {
+	if x != nil {
+		return x.IssuerId
+	}
+	return ""
+}
+
+func (x *BlindKey) GetRsaPublicKey() []byte {
+	if x != nil {
+		return x.RsaPublicKey
+	}
+	return nil
+}
+
+func (x *BlindKey) GetAttestation() []byte {
+	if x != nil {
+		return x.Attestation
+	}
+	return nil
+}
+
+// AnonymousToken is what a ballot of an ANONYMOUS initiative carries
+// instead of a credential: the issuer's RSA blind signature over
+// "tabella/v1/anonymous-token" || chain_id || "/" || initiative_id || "/"
+// || voter_public_key, verified with the issuer's blind key for the
+// initiative. The voter key (the tx signer) is the nullifier.
+type AnonymousToken struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	IssuerId string                 `protobuf:"bytes,1,opt,name=issuer_id,json=issuerId,proto3" json:"issuer_id,omitempty"`
+	// signature is the RSASSA-PSS signature (SHA-384, MGF1-SHA-384, 48-byte
+	// salt), exactly as long as the RSA modulus.
+	Signature     []byte `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnonymousToken) Reset() {
+	*x = AnonymousToken{}
+	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnonymousToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnonymousToken) ProtoMessage() {}
+
+func (x *AnonymousToken) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnonymousToken.ProtoReflect.Descriptor instead.
+func (*AnonymousToken) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AnonymousToken) GetIssuerId() string {
+	if x != nil {
+		return x.IssuerId
+	}
+	return ""
+}
+
+func (x *AnonymousToken) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 // Result is frozen at close.
 type Result struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -2535,7 +2749,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	mi := &file_tabella_v1_types_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2547,7 +2761,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	mi := &file_tabella_v1_types_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2560,7 +2774,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{27}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Result) GetTurnout() uint64 {
@@ -2659,7 +2873,7 @@ type StatusChange struct {
 
 func (x *StatusChange) Reset() {
 	*x = StatusChange{}
-	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	mi := &file_tabella_v1_types_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2671,7 +2885,7 @@ func (x *StatusChange) String() string {
 func (*StatusChange) ProtoMessage() {}
 
 func (x *StatusChange) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	mi := &file_tabella_v1_types_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2684,7 +2898,7 @@ func (x *StatusChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusChange.ProtoReflect.Descriptor instead.
 func (*StatusChange) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{28}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StatusChange) GetStatus() InitiativeStatus {
@@ -2720,7 +2934,7 @@ type Cancellation struct {
 
 func (x *Cancellation) Reset() {
 	*x = Cancellation{}
-	mi := &file_tabella_v1_types_proto_msgTypes[29]
+	mi := &file_tabella_v1_types_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2946,7 @@ func (x *Cancellation) String() string {
 func (*Cancellation) ProtoMessage() {}
 
 func (x *Cancellation) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[29]
+	mi := &file_tabella_v1_types_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2959,7 @@ func (x *Cancellation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancellation.ProtoReflect.Descriptor instead.
 func (*Cancellation) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{29}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Cancellation) GetReason() string {
@@ -2785,7 +2999,7 @@ type Initiative struct {
 
 func (x *Initiative) Reset() {
 	*x = Initiative{}
-	mi := &file_tabella_v1_types_proto_msgTypes[30]
+	mi := &file_tabella_v1_types_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2797,7 +3011,7 @@ func (x *Initiative) String() string {
 func (*Initiative) ProtoMessage() {}
 
 func (x *Initiative) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[30]
+	mi := &file_tabella_v1_types_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2810,7 +3024,7 @@ func (x *Initiative) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Initiative.ProtoReflect.Descriptor instead.
 func (*Initiative) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{30}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Initiative) GetSpec() *InitiativeSpec {
@@ -2876,7 +3090,7 @@ type ProposalReview struct {
 
 func (x *ProposalReview) Reset() {
 	*x = ProposalReview{}
-	mi := &file_tabella_v1_types_proto_msgTypes[31]
+	mi := &file_tabella_v1_types_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2888,7 +3102,7 @@ func (x *ProposalReview) String() string {
 func (*ProposalReview) ProtoMessage() {}
 
 func (x *ProposalReview) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[31]
+	mi := &file_tabella_v1_types_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2901,7 +3115,7 @@ func (x *ProposalReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposalReview.ProtoReflect.Descriptor instead.
 func (*ProposalReview) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{31}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ProposalReview) GetPartyId() string {
@@ -2964,7 +3178,7 @@ type Proposal struct {
 
 func (x *Proposal) Reset() {
 	*x = Proposal{}
-	mi := &file_tabella_v1_types_proto_msgTypes[32]
+	mi := &file_tabella_v1_types_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2976,7 +3190,7 @@ func (x *Proposal) String() string {
 func (*Proposal) ProtoMessage() {}
 
 func (x *Proposal) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[32]
+	mi := &file_tabella_v1_types_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2989,7 +3203,7 @@ func (x *Proposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
 func (*Proposal) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{32}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Proposal) GetInitiativeId() string {
@@ -3121,7 +3335,7 @@ type TallyProgress struct {
 
 func (x *TallyProgress) Reset() {
 	*x = TallyProgress{}
-	mi := &file_tabella_v1_types_proto_msgTypes[33]
+	mi := &file_tabella_v1_types_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3133,7 +3347,7 @@ func (x *TallyProgress) String() string {
 func (*TallyProgress) ProtoMessage() {}
 
 func (x *TallyProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[33]
+	mi := &file_tabella_v1_types_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3146,7 +3360,7 @@ func (x *TallyProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TallyProgress.ProtoReflect.Descriptor instead.
 func (*TallyProgress) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{33}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TallyProgress) GetNext() uint32 {
@@ -3214,7 +3428,7 @@ type BallotRecord struct {
 
 func (x *BallotRecord) Reset() {
 	*x = BallotRecord{}
-	mi := &file_tabella_v1_types_proto_msgTypes[34]
+	mi := &file_tabella_v1_types_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3226,7 +3440,7 @@ func (x *BallotRecord) String() string {
 func (*BallotRecord) ProtoMessage() {}
 
 func (x *BallotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[34]
+	mi := &file_tabella_v1_types_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3239,7 +3453,7 @@ func (x *BallotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BallotRecord.ProtoReflect.Descriptor instead.
 func (*BallotRecord) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{34}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BallotRecord) GetInitiativeId() string {
@@ -3333,7 +3547,7 @@ type Tally struct {
 
 func (x *Tally) Reset() {
 	*x = Tally{}
-	mi := &file_tabella_v1_types_proto_msgTypes[35]
+	mi := &file_tabella_v1_types_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3345,7 +3559,7 @@ func (x *Tally) String() string {
 func (*Tally) ProtoMessage() {}
 
 func (x *Tally) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[35]
+	mi := &file_tabella_v1_types_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3358,7 +3572,7 @@ func (x *Tally) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tally.ProtoReflect.Descriptor instead.
 func (*Tally) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{35}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Tally) GetInitiativeId() string {
@@ -3572,7 +3786,7 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\x14government_approvals\x18\x02 \x01(\rR\x13governmentApprovals\x126\n" +
 	"\x17civil_society_approvals\x18\x03 \x01(\rR\x15civilSocietyApprovals\x12$\n" +
 	"\x0emax_per_person\x18\x04 \x01(\rR\fmaxPerPerson\x129\n" +
-	"\veligibility\x18\x05 \x01(\v2\x17.tabella.v1.EligibilityR\veligibility\"\xb2\x04\n" +
+	"\veligibility\x18\x05 \x01(\v2\x17.tabella.v1.EligibilityR\veligibility\"\x96\x05\n" +
 	"\x0eInitiativeSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.tabella.v1.InitiativeKindR\x04kind\x12\x14\n" +
@@ -3588,7 +3802,17 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\vresult_rule\x18\v \x01(\v2\x16.tabella.v1.ResultRuleR\n" +
 	"resultRule\x12*\n" +
 	"\x06budget\x18\f \x01(\v2\x12.tabella.v1.BudgetR\x06budget\x123\n" +
-	"\tproposals\x18\r \x01(\v2\x15.tabella.v1.ProposalsR\tproposals\"\xb1\x03\n" +
+	"\tproposals\x18\r \x01(\v2\x15.tabella.v1.ProposalsR\tproposals\x12-\n" +
+	"\asecrecy\x18\x0e \x01(\x0e2\x13.tabella.v1.SecrecyR\asecrecy\x123\n" +
+	"\n" +
+	"blind_keys\x18\x0f \x03(\v2\x14.tabella.v1.BlindKeyR\tblindKeys\"o\n" +
+	"\bBlindKey\x12\x1b\n" +
+	"\tissuer_id\x18\x01 \x01(\tR\bissuerId\x12$\n" +
+	"\x0ersa_public_key\x18\x02 \x01(\fR\frsaPublicKey\x12 \n" +
+	"\vattestation\x18\x03 \x01(\fR\vattestation\"K\n" +
+	"\x0eAnonymousToken\x12\x1b\n" +
+	"\tissuer_id\x18\x01 \x01(\tR\bissuerId\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xb1\x03\n" +
 	"\x06Result\x12\x18\n" +
 	"\aturnout\x18\x01 \x01(\x04R\aturnout\x12\x1d\n" +
 	"\n" +
@@ -3720,7 +3944,13 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\x17REVIEW_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10REVIEW_MODE_NONE\x10\x01\x12\x19\n" +
 	"\x15REVIEW_MODE_ORGANISER\x10\x02\x12\x14\n" +
-	"\x10REVIEW_MODE_DUAL\x10\x03*h\n" +
+	"\x10REVIEW_MODE_DUAL\x10\x03*\x7f\n" +
+	"\aSecrecy\x12\x17\n" +
+	"\x13SECRECY_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eSECRECY_PUBLIC\x10\x01\x12\x15\n" +
+	"\x11SECRECY_ANONYMOUS\x10\x02\x12\x12\n" +
+	"\x0eSECRECY_SEALED\x10\x03\x12\x1c\n" +
+	"\x18SECRECY_ANONYMOUS_SEALED\x10\x04*h\n" +
 	"\rResultOutcome\x12\x1e\n" +
 	"\x1aRESULT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18RESULT_OUTCOME_SUCCEEDED\x10\x01\x12\x19\n" +
@@ -3743,8 +3973,8 @@ func file_tabella_v1_types_proto_rawDescGZIP() []byte {
 	return file_tabella_v1_types_proto_rawDescData
 }
 
-var file_tabella_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_tabella_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_tabella_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_tabella_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_tabella_v1_types_proto_goTypes = []any{
 	(PartyKind)(0),            // 0: tabella.v1.PartyKind
 	(GovStatus)(0),            // 1: tabella.v1.GovStatus
@@ -3753,89 +3983,94 @@ var file_tabella_v1_types_proto_goTypes = []any{
 	(Operator)(0),             // 4: tabella.v1.Operator
 	(BudgetBallotRule)(0),     // 5: tabella.v1.BudgetBallotRule
 	(ReviewMode)(0),           // 6: tabella.v1.ReviewMode
-	(ResultOutcome)(0),        // 7: tabella.v1.ResultOutcome
-	(ProposalStatus)(0),       // 8: tabella.v1.ProposalStatus
-	(*Party)(nil),             // 9: tabella.v1.Party
-	(*Validator)(nil),         // 10: tabella.v1.Validator
-	(*Organiser)(nil),         // 11: tabella.v1.Organiser
-	(*Issuer)(nil),            // 12: tabella.v1.Issuer
-	(*Genesis)(nil),           // 13: tabella.v1.Genesis
-	(*PartyIndex)(nil),        // 14: tabella.v1.PartyIndex
-	(*GovAction)(nil),         // 15: tabella.v1.GovAction
-	(*SetValidator)(nil),      // 16: tabella.v1.SetValidator
-	(*RegisterOrganiser)(nil), // 17: tabella.v1.RegisterOrganiser
-	(*RevokeOrganiser)(nil),   // 18: tabella.v1.RevokeOrganiser
-	(*RegisterIssuer)(nil),    // 19: tabella.v1.RegisterIssuer
-	(*RevokeIssuer)(nil),      // 20: tabella.v1.RevokeIssuer
-	(*GovVoteRecord)(nil),     // 21: tabella.v1.GovVoteRecord
-	(*GovProposal)(nil),       // 22: tabella.v1.GovProposal
-	(*AttributeValue)(nil),    // 23: tabella.v1.AttributeValue
-	(*Attribute)(nil),         // 24: tabella.v1.Attribute
-	(*Credential)(nil),        // 25: tabella.v1.Credential
-	(*SignedCredential)(nil),  // 26: tabella.v1.SignedCredential
-	(*Predicate)(nil),         // 27: tabella.v1.Predicate
-	(*Eligibility)(nil),       // 28: tabella.v1.Eligibility
-	(*Option)(nil),            // 29: tabella.v1.Option
-	(*BallotRules)(nil),       // 30: tabella.v1.BallotRules
-	(*Schedule)(nil),          // 31: tabella.v1.Schedule
-	(*ResultRule)(nil),        // 32: tabella.v1.ResultRule
-	(*Budget)(nil),            // 33: tabella.v1.Budget
-	(*Proposals)(nil),         // 34: tabella.v1.Proposals
-	(*InitiativeSpec)(nil),    // 35: tabella.v1.InitiativeSpec
-	(*Result)(nil),            // 36: tabella.v1.Result
-	(*StatusChange)(nil),      // 37: tabella.v1.StatusChange
-	(*Cancellation)(nil),      // 38: tabella.v1.Cancellation
-	(*Initiative)(nil),        // 39: tabella.v1.Initiative
-	(*ProposalReview)(nil),    // 40: tabella.v1.ProposalReview
-	(*Proposal)(nil),          // 41: tabella.v1.Proposal
-	(*TallyProgress)(nil),     // 42: tabella.v1.TallyProgress
-	(*BallotRecord)(nil),      // 43: tabella.v1.BallotRecord
-	(*Tally)(nil),             // 44: tabella.v1.Tally
+	(Secrecy)(0),              // 7: tabella.v1.Secrecy
+	(ResultOutcome)(0),        // 8: tabella.v1.ResultOutcome
+	(ProposalStatus)(0),       // 9: tabella.v1.ProposalStatus
+	(*Party)(nil),             // 10: tabella.v1.Party
+	(*Validator)(nil),         // 11: tabella.v1.Validator
+	(*Organiser)(nil),         // 12: tabella.v1.Organiser
+	(*Issuer)(nil),            // 13: tabella.v1.Issuer
+	(*Genesis)(nil),           // 14: tabella.v1.Genesis
+	(*PartyIndex)(nil),        // 15: tabella.v1.PartyIndex
+	(*GovAction)(nil),         // 16: tabella.v1.GovAction
+	(*SetValidator)(nil),      // 17: tabella.v1.SetValidator
+	(*RegisterOrganiser)(nil), // 18: tabella.v1.RegisterOrganiser
+	(*RevokeOrganiser)(nil),   // 19: tabella.v1.RevokeOrganiser
+	(*RegisterIssuer)(nil),    // 20: tabella.v1.RegisterIssuer
+	(*RevokeIssuer)(nil),      // 21: tabella.v1.RevokeIssuer
+	(*GovVoteRecord)(nil),     // 22: tabella.v1.GovVoteRecord
+	(*GovProposal)(nil),       // 23: tabella.v1.GovProposal
+	(*AttributeValue)(nil),    // 24: tabella.v1.AttributeValue
+	(*Attribute)(nil),         // 25: tabella.v1.Attribute
+	(*Credential)(nil),        // 26: tabella.v1.Credential
+	(*SignedCredential)(nil),  // 27: tabella.v1.SignedCredential
+	(*Predicate)(nil),         // 28: tabella.v1.Predicate
+	(*Eligibility)(nil),       // 29: tabella.v1.Eligibility
+	(*Option)(nil),            // 30: tabella.v1.Option
+	(*BallotRules)(nil),       // 31: tabella.v1.BallotRules
+	(*Schedule)(nil),          // 32: tabella.v1.Schedule
+	(*ResultRule)(nil),        // 33: tabella.v1.ResultRule
+	(*Budget)(nil),            // 34: tabella.v1.Budget
+	(*Proposals)(nil),         // 35: tabella.v1.Proposals
+	(*InitiativeSpec)(nil),    // 36: tabella.v1.InitiativeSpec
+	(*BlindKey)(nil),          // 37: tabella.v1.BlindKey
+	(*AnonymousToken)(nil),    // 38: tabella.v1.AnonymousToken
+	(*Result)(nil),            // 39: tabella.v1.Result
+	(*StatusChange)(nil),      // 40: tabella.v1.StatusChange
+	(*Cancellation)(nil),      // 41: tabella.v1.Cancellation
+	(*Initiative)(nil),        // 42: tabella.v1.Initiative
+	(*ProposalReview)(nil),    // 43: tabella.v1.ProposalReview
+	(*Proposal)(nil),          // 44: tabella.v1.Proposal
+	(*TallyProgress)(nil),     // 45: tabella.v1.TallyProgress
+	(*BallotRecord)(nil),      // 46: tabella.v1.BallotRecord
+	(*Tally)(nil),             // 47: tabella.v1.Tally
 }
 var file_tabella_v1_types_proto_depIdxs = []int32{
 	0,  // 0: tabella.v1.Party.kind:type_name -> tabella.v1.PartyKind
-	10, // 1: tabella.v1.Party.validator:type_name -> tabella.v1.Validator
-	9,  // 2: tabella.v1.Genesis.parties:type_name -> tabella.v1.Party
-	11, // 3: tabella.v1.Genesis.organisers:type_name -> tabella.v1.Organiser
-	12, // 4: tabella.v1.Genesis.issuers:type_name -> tabella.v1.Issuer
-	17, // 5: tabella.v1.GovAction.register_organiser:type_name -> tabella.v1.RegisterOrganiser
-	18, // 6: tabella.v1.GovAction.revoke_organiser:type_name -> tabella.v1.RevokeOrganiser
-	19, // 7: tabella.v1.GovAction.register_issuer:type_name -> tabella.v1.RegisterIssuer
-	20, // 8: tabella.v1.GovAction.revoke_issuer:type_name -> tabella.v1.RevokeIssuer
-	16, // 9: tabella.v1.GovAction.set_validator:type_name -> tabella.v1.SetValidator
-	15, // 10: tabella.v1.GovProposal.action:type_name -> tabella.v1.GovAction
+	11, // 1: tabella.v1.Party.validator:type_name -> tabella.v1.Validator
+	10, // 2: tabella.v1.Genesis.parties:type_name -> tabella.v1.Party
+	12, // 3: tabella.v1.Genesis.organisers:type_name -> tabella.v1.Organiser
+	13, // 4: tabella.v1.Genesis.issuers:type_name -> tabella.v1.Issuer
+	18, // 5: tabella.v1.GovAction.register_organiser:type_name -> tabella.v1.RegisterOrganiser
+	19, // 6: tabella.v1.GovAction.revoke_organiser:type_name -> tabella.v1.RevokeOrganiser
+	20, // 7: tabella.v1.GovAction.register_issuer:type_name -> tabella.v1.RegisterIssuer
+	21, // 8: tabella.v1.GovAction.revoke_issuer:type_name -> tabella.v1.RevokeIssuer
+	17, // 9: tabella.v1.GovAction.set_validator:type_name -> tabella.v1.SetValidator
+	16, // 10: tabella.v1.GovProposal.action:type_name -> tabella.v1.GovAction
 	1,  // 11: tabella.v1.GovProposal.status:type_name -> tabella.v1.GovStatus
-	21, // 12: tabella.v1.GovProposal.votes:type_name -> tabella.v1.GovVoteRecord
-	23, // 13: tabella.v1.Attribute.value:type_name -> tabella.v1.AttributeValue
-	24, // 14: tabella.v1.Credential.attributes:type_name -> tabella.v1.Attribute
+	22, // 12: tabella.v1.GovProposal.votes:type_name -> tabella.v1.GovVoteRecord
+	24, // 13: tabella.v1.Attribute.value:type_name -> tabella.v1.AttributeValue
+	25, // 14: tabella.v1.Credential.attributes:type_name -> tabella.v1.Attribute
 	4,  // 15: tabella.v1.Predicate.op:type_name -> tabella.v1.Operator
-	23, // 16: tabella.v1.Predicate.values:type_name -> tabella.v1.AttributeValue
-	27, // 17: tabella.v1.Eligibility.predicates:type_name -> tabella.v1.Predicate
+	24, // 16: tabella.v1.Predicate.values:type_name -> tabella.v1.AttributeValue
+	28, // 17: tabella.v1.Eligibility.predicates:type_name -> tabella.v1.Predicate
 	5,  // 18: tabella.v1.Budget.ballot_rule:type_name -> tabella.v1.BudgetBallotRule
 	6,  // 19: tabella.v1.Proposals.review:type_name -> tabella.v1.ReviewMode
-	28, // 20: tabella.v1.Proposals.eligibility:type_name -> tabella.v1.Eligibility
+	29, // 20: tabella.v1.Proposals.eligibility:type_name -> tabella.v1.Eligibility
 	2,  // 21: tabella.v1.InitiativeSpec.kind:type_name -> tabella.v1.InitiativeKind
-	29, // 22: tabella.v1.InitiativeSpec.options:type_name -> tabella.v1.Option
-	30, // 23: tabella.v1.InitiativeSpec.ballot:type_name -> tabella.v1.BallotRules
-	31, // 24: tabella.v1.InitiativeSpec.schedule:type_name -> tabella.v1.Schedule
-	28, // 25: tabella.v1.InitiativeSpec.eligibility:type_name -> tabella.v1.Eligibility
-	32, // 26: tabella.v1.InitiativeSpec.result_rule:type_name -> tabella.v1.ResultRule
-	33, // 27: tabella.v1.InitiativeSpec.budget:type_name -> tabella.v1.Budget
-	34, // 28: tabella.v1.InitiativeSpec.proposals:type_name -> tabella.v1.Proposals
-	7,  // 29: tabella.v1.Result.outcome:type_name -> tabella.v1.ResultOutcome
-	3,  // 30: tabella.v1.StatusChange.status:type_name -> tabella.v1.InitiativeStatus
-	35, // 31: tabella.v1.Initiative.spec:type_name -> tabella.v1.InitiativeSpec
-	3,  // 32: tabella.v1.Initiative.status:type_name -> tabella.v1.InitiativeStatus
-	36, // 33: tabella.v1.Initiative.result:type_name -> tabella.v1.Result
-	37, // 34: tabella.v1.Initiative.history:type_name -> tabella.v1.StatusChange
-	38, // 35: tabella.v1.Initiative.cancellation:type_name -> tabella.v1.Cancellation
-	8,  // 36: tabella.v1.Proposal.status:type_name -> tabella.v1.ProposalStatus
-	40, // 37: tabella.v1.Proposal.reviews:type_name -> tabella.v1.ProposalReview
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	30, // 22: tabella.v1.InitiativeSpec.options:type_name -> tabella.v1.Option
+	31, // 23: tabella.v1.InitiativeSpec.ballot:type_name -> tabella.v1.BallotRules
+	32, // 24: tabella.v1.InitiativeSpec.schedule:type_name -> tabella.v1.Schedule
+	29, // 25: tabella.v1.InitiativeSpec.eligibility:type_name -> tabella.v1.Eligibility
+	33, // 26: tabella.v1.InitiativeSpec.result_rule:type_name -> tabella.v1.ResultRule
+	34, // 27: tabella.v1.InitiativeSpec.budget:type_name -> tabella.v1.Budget
+	35, // 28: tabella.v1.InitiativeSpec.proposals:type_name -> tabella.v1.Proposals
+	7,  // 29: tabella.v1.InitiativeSpec.secrecy:type_name -> tabella.v1.Secrecy
+	37, // 30: tabella.v1.InitiativeSpec.blind_keys:type_name -> tabella.v1.BlindKey
+	8,  // 31: tabella.v1.Result.outcome:type_name -> tabella.v1.ResultOutcome
+	3,  // 32: tabella.v1.StatusChange.status:type_name -> tabella.v1.InitiativeStatus
+	36, // 33: tabella.v1.Initiative.spec:type_name -> tabella.v1.InitiativeSpec
+	3,  // 34: tabella.v1.Initiative.status:type_name -> tabella.v1.InitiativeStatus
+	39, // 35: tabella.v1.Initiative.result:type_name -> tabella.v1.Result
+	40, // 36: tabella.v1.Initiative.history:type_name -> tabella.v1.StatusChange
+	41, // 37: tabella.v1.Initiative.cancellation:type_name -> tabella.v1.Cancellation
+	9,  // 38: tabella.v1.Proposal.status:type_name -> tabella.v1.ProposalStatus
+	43, // 39: tabella.v1.Proposal.reviews:type_name -> tabella.v1.ProposalReview
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_types_proto_init() }
@@ -3859,8 +4094,8 @@ func file_tabella_v1_types_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tabella_v1_types_proto_rawDesc), len(file_tabella_v1_types_proto_rawDesc)),
-			NumEnums:      9,
-			NumMessages:   36,
+			NumEnums:      10,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
