@@ -23,7 +23,12 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-wait_grpc() { for _ in $(seq 100); do bin/tabella --node "$1" info >/dev/null 2>&1 && return 0; sleep 0.3; done; echo "node $1 not ready" >&2; return 1; }
+# wait_grpc ADDR [LOG]: wait up to a minute for a node's API; on failure
+# show the end of its log.
+wait_grpc() {
+  for _ in $(seq 200); do bin/tabella --node "$1" info >/dev/null 2>&1 && return 0; sleep 0.3; done
+  echo "node $1 not ready" >&2; [ -n "${2:-}" ] && tail -20 "$2" >&2; return 1
+}
 wait_rpc() { for _ in $(seq 100); do curl -sf "http://$1/status" >/dev/null 2>&1 && return 0; sleep 0.3; done; echo "rpc $1 not ready" >&2; return 1; }
 
 # kvstore_config HOME P2P RPC: the same consensus settings as Tabella's.
@@ -43,7 +48,7 @@ go test ./ledger -run '^$' -bench . -benchtime 10x | tee "$OUT/gobench.txt"
 echo "== single node: Tabella"
 bin/tabellad dev --home "$OUT/dev" --block-time "$BT" --grpc 127.0.0.1:39090 --rpc tcp://127.0.0.1:39657 --p2p tcp://127.0.0.1:39656 >"$OUT/dev.log" 2>&1 &
 pid=$!; pids+=("$pid")
-wait_grpc 127.0.0.1:39090; sleep 2
+wait_grpc 127.0.0.1:39090 "$OUT/dev.log"; sleep 2
 bin/tabella --home "$OUT/dev" --node 127.0.0.1:39090 -o json bench --voters 600000 --duration "$DUR" \
   --concurrency 4096 --pid "$pid" --data-dir "$OUT/dev/data" >"$OUT/tabella-1.json"
 kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -71,7 +76,8 @@ for n in city-council regional-office residents-union open-vote-watch; do
   bin/tabellad start --home "$OUT/net/$n" >"$OUT/net/$n.log" 2>&1 &
   tpids+=("$!"); pids+=("$!")
 done
-for i in 0 1 2 3; do wait_grpc "127.0.0.1:$((45102 + 10 * i))"; done; sleep 3
+names=(city-council regional-office residents-union open-vote-watch)
+for i in 0 1 2 3; do wait_grpc "127.0.0.1:$((45102 + 10 * i))" "$OUT/net/${names[$i]}.log"; done; sleep 3
 bin/tabella --home "$OUT/net" -o json bench --nodes 127.0.0.1:45102,127.0.0.1:45112,127.0.0.1:45122,127.0.0.1:45132 \
   --rpc 127.0.0.1:45101 --organiser citizen-services --organiser-key citizen-services \
   --issuer population-registry --issuer-key population-registry --voters 400000 --duration "$DUR" \

@@ -170,8 +170,13 @@ eligibility:
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	if _, err := n.clients[0].Broadcast(ctx, tx, true); err != nil {
+	res, err := n.clients[0].Broadcast(ctx, tx, true)
+	if err != nil {
 		n.t.Fatalf("create initiative: %s", client.Describe(err))
+	}
+	// Every node must know the initiative before ballots reach it.
+	for i := range n.net.Nodes {
+		n.waitHeight(ctx, i, res.Height)
 	}
 }
 

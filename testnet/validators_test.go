@@ -34,9 +34,12 @@ func TestValidatorRotationByGovernance(t *testing.T) {
 	}
 	info, _ := n.clients[0].GetChainInfo(ctx, &tabellav1.GetChainInfoRequest{})
 	p, _ := client.GovProposeTx(n.chainID, admin("city-council").Private, "city-council", "move-regional", info.BlockTime+3600, action)
-	if _, err := n.clients[0].Broadcast(ctx, p, true); err != nil {
+	proposed, err := n.clients[0].Broadcast(ctx, p, true)
+	if err != nil {
 		t.Fatal(client.Describe(err))
 	}
+	// The votes go through node 2, whose CheckTx must see the proposal.
+	n.waitHeight(ctx, 2, proposed.Height)
 	var decided int64
 	for _, party := range []string{"regional-office", "residents-union", "open-vote-watch"} {
 		v, _ := client.GovVoteTx(n.chainID, admin(party).Private, party, "move-regional", true)
