@@ -102,14 +102,17 @@ func NewDeal(rnd io.Reader, params DKGParams, dealer int) (*Deal, error) {
 	if err != nil {
 		return nil, err
 	}
+	return buildDeal(rnd, params, dealer, coeffs, nil)
+}
+
+// buildDeal commits to the polynomial, encrypts the shares and proves
+// knowledge of the constant term. wrong (nil in production) lets tests play
+// a cheating dealer that encrypts wrong[j] instead of f(j) to trustee j.
+func buildDeal(rnd io.Reader, params DKGParams, dealer int, coeffs []group.Scalar, wrong map[int][]byte) (*Deal, error) {
+	var err error
 	d := &Deal{dealer: dealer, commitments: make([]group.Element, params.T)}
 	for k, a := range coeffs {
 		d.commitments[k] = gExp(a)
-	}
-	d.pok, err = proveDLEQ(rnd, pokTranscript(params, d), coeffs[0],
-		[]group.Element{grp.Generator()}, []group.Element{d.commitments[0]})
-	if err != nil {
-		return nil, err
 	}
 	for j := 1; j <= params.N(); j++ {
 		e, err := randomScalar(rnd)
@@ -118,8 +121,17 @@ func NewDeal(rnd io.Reader, params DKGParams, dealer int) (*Deal, error) {
 		}
 		es := encryptedShare{eph: gExp(e)}
 		pad := sharePad(params, dealer, j, es.eph, mul(params.Trustees[j-1].e, e))
-		subtle.XORBytes(es.ct[:], encodeScalar(evalPoly(coeffs, j)), pad)
+		share := encodeScalar(evalPoly(coeffs, j))
+		if w, ok := wrong[j]; ok {
+			share = w
+		}
+		subtle.XORBytes(es.ct[:], share, pad)
 		d.shares = append(d.shares, es)
+	}
+	d.pok, err = proveDLEQ(rnd, pokTranscript(params, d), coeffs[0],
+		[]group.Element{grp.Generator()}, []group.Element{d.commitments[0]})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -145,13 +157,24 @@ func evalCommitments(cs []group.Element, j int) group.Element {
 	return acc
 }
 
+// pokTranscript binds the proof of knowledge to the whole ceremony (context,
+// threshold, every transport key) and to the whole deal (dealer index,
+// commitments, encrypted shares), so a deal can be neither re-posted under
+// another index or ceremony nor altered by anyone but its dealer.
 func pokTranscript(params DKGParams, d *Deal) *transcript {
 	tr := newTranscript(domainPoK)
 	tr.bytes("context", params.Context)
-	tr.u64("dealer", uint64(d.dealer))
 	tr.u64("threshold", uint64(params.T))
+	for _, k := range params.Trustees {
+		tr.element("trustee", k.e)
+	}
+	tr.u64("dealer", uint64(d.dealer))
 	for _, c := range d.commitments {
 		tr.element("commitment", c)
+	}
+	for _, es := range d.shares {
+		tr.element("ephemeral", es.eph)
+		tr.bytes("share", es.ct[:])
 	}
 	return tr
 }
@@ -187,6 +210,12 @@ func VerifyDeal(params DKGParams, d *Deal) error {
 		return fmt.Errorf("%w: dealer %d posted %d shares, want %d", ErrDeal, d.dealer, len(d.shares), params.N())
 	case d.commitments[0].IsIdentity():
 		return fmt.Errorf("%w: dealer %d committed to a zero secret", ErrDeal, d.dealer)
+	}
+	for j, es := range d.shares {
+		if es.eph == nil || es.eph.IsIdentity() {
+			// An identity ephemeral key would publish the share to everyone.
+			return fmt.Errorf("%w: dealer %d: share %d has an identity ephemeral key", ErrDeal, d.dealer, j+1)
+		}
 	}
 	err := d.pok.verify(pokTranscript(params, d), []group.Element{grp.Generator()}, []group.Element{d.commitments[0]})
 	if err != nil {

@@ -1,7 +1,6 @@
 package sealed
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -212,29 +211,36 @@ func castBallots(t testing.TB, rnd io.Reader, y PublicKey, rules Rules, count in
 	return tally, want
 }
 
-// corruptShare re-encrypts a well-formed but wrong share from d's dealer to
-// recipient j, as a cheating dealer would.
-func corruptShare(t testing.TB, rnd io.Reader, params DKGParams, d *Deal, j int) {
+// cheatingDeal replaces c's deal from dealer with one that sends trustee j
+// the given plaintext share bytes instead of f(j), properly signed by the
+// dealer's proof of knowledge (as a real cheater would).
+func cheatingDeal(t testing.TB, rnd io.Reader, c *ceremony, dealer, j int, share []byte) {
 	t.Helper()
-	e, _ := randomScalar(rnd)
-	wrong, _ := randomScalar(rnd)
-	es := encryptedShare{eph: gExp(e)}
-	pad := sharePad(params, d.dealer, j, es.eph, mul(params.Trustees[j-1].e, e))
-	subtle.XORBytes(es.ct[:], encodeScalar(wrong), pad)
-	d.shares[j-1] = es
+	coeffs, err := randomScalars(rnd, c.params.T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := buildDeal(rnd, c.params, dealer, coeffs, map[int][]byte{j: share})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.deals[dealer-1] = d
+}
+
+func wrongScalar(rnd io.Reader) []byte {
+	s, _ := randomScalar(rnd)
+	return encodeScalar(s)
 }
 
 func TestDKGCheatingDealerExcluded(t *testing.T) {
-	for name, cheat := range map[string]func(testing.TB, io.Reader, DKGParams, *Deal, int){
-		"wrong share": corruptShare,
-		"garbled ciphertext": func(_ testing.TB, _ io.Reader, _ DKGParams, d *Deal, j int) {
-			d.shares[j-1].ct[5] ^= 0x40
-		},
+	for name, share := range map[string][]byte{
+		"wrong share":          wrongScalar(testRand(1)),
+		"non-canonical scalar": scalarL,
 	} {
 		t.Run(name, func(t *testing.T) {
 			rnd := testRand(200)
 			c := newCeremony(t, rnd, 5, 3)
-			cheat(t, rnd, c.params, c.deals[1], 4) // dealer 2 cheats trustee 4
+			cheatingDeal(t, rnd, c, 2, 4, share) // dealer 2 cheats trustee 4
 			if err := VerifyDeal(c.params, c.deals[1]); err != nil {
 				t.Fatalf("a bad share is invisible to VerifyDeal: %v", err)
 			}
@@ -307,7 +313,7 @@ func TestDKGFalseComplaintRejected(t *testing.T) {
 		t.Fatalf("complaint against another dealer: got %v", err)
 	}
 	// A justified complaint is not transferable to another ceremony.
-	corruptShare(t, rnd, c.params, c.deals[1], 3)
+	cheatingDeal(t, rnd, c, 2, 3, wrongScalar(rnd))
 	just, err := c.keys[2].Complain(rnd, c.params, c.deals[1])
 	if err != nil {
 		t.Fatal(err)
@@ -343,6 +349,18 @@ func TestDKGRejectsBadDeals(t *testing.T) {
 	other.Context = []byte("another ceremony")
 	if err := VerifyDeal(other, c.deals[0]); !errors.Is(err, ErrDeal) {
 		t.Errorf("deal replayed in another ceremony: got %v", err)
+	}
+	// Anyone but the dealer altering an encrypted share breaks the proof.
+	altered, _ := DecodeDeal(c.deals[0].Bytes())
+	altered.shares[2].ct[0] ^= 1
+	if err := VerifyDeal(c.params, altered); !errors.Is(err, ErrDeal) {
+		t.Errorf("altered share: got %v", err)
+	}
+	// A deal for the same context but other registered trustees.
+	swapped := c.params
+	swapped.Trustees = []PublicKey{c.params.Trustees[1], c.params.Trustees[0], c.params.Trustees[2], c.params.Trustees[3]}
+	if err := VerifyDeal(swapped, c.deals[0]); !errors.Is(err, ErrDeal) {
+		t.Errorf("deal for other trustee keys: got %v", err)
 	}
 	// A tampered commitment (e.g. a rogue C_0 = Y_target / others) breaks the proof.
 	bad, _ := DecodeDeal(c.deals[0].Bytes())
