@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -278,7 +279,7 @@ func (p *specParser) spec(doc *yaml.Node) (*tabellav1.InitiativeSpec, error) {
 	}
 	f, err := mapping(root, "the initiative",
 		"id", "kind", "title", "summary", "document", "options", "projects", "candidates",
-		"budget", "proposals", "candidacy", "ballot", "schedule", "eligibility", "result")
+		"budget", "proposals", "candidacy", "ballot", "schedule", "eligibility", "result", "secrecy", "blind_keys")
 	if err != nil {
 		return nil, err
 	}
@@ -339,8 +340,26 @@ func (p *specParser) spec(doc *yaml.Node) (*tabellav1.InitiativeSpec, error) {
 	if s.Eligibility, err = p.eligibility(n, "eligibility"); err != nil {
 		return nil, err
 	}
+	if n := f.get("secrecy"); n != nil {
+		v, err := enumValue(n, "secrecy", secrecyModes)
+		if err != nil {
+			return nil, err
+		}
+		s.Secrecy = tabellav1.Secrecy(v)
+		if s.Secrecy == tabellav1.Secrecy_SECRECY_PUBLIC {
+			// Stored as unset, the encoding of every public
+			// initiative made before secrecy modes existed.
+			s.Secrecy = tabellav1.Secrecy_SECRECY_UNSPECIFIED
+		}
+		p.at("secrecy", n)
+	}
+	if n := f.get("blind_keys"); n != nil {
+		if s.BlindKeys, err = p.blindKeys(n); err != nil {
+			return nil, err
+		}
+	}
 	// A section as a whole is at the line of its key.
-	for key, field := range map[string]string{"budget": "budget", "proposals": "proposals", "candidacy": "proposals", "result": "result_rule", "ballot": "ballot", "schedule": "schedule", "eligibility": "eligibility"} {
+	for key, field := range map[string]string{"budget": "budget", "proposals": "proposals", "candidacy": "proposals", "result": "result_rule", "ballot": "ballot", "schedule": "schedule", "eligibility": "eligibility", "blind_keys": "blind_keys"} {
 		p.at(field, f.keys[key])
 	}
 	return s, nil
@@ -691,6 +710,62 @@ func (p *specParser) eligibility(n *yaml.Node, field string) (*tabellav1.Eligibi
 		}
 	}
 	return e, nil
+}
+
+var secrecyModes = map[string]int32{
+	"public":           int32(tabellav1.Secrecy_SECRECY_PUBLIC),
+	"anonymous":        int32(tabellav1.Secrecy_SECRECY_ANONYMOUS),
+	"sealed":           int32(tabellav1.Secrecy_SECRECY_SEALED),
+	"anonymous_sealed": int32(tabellav1.Secrecy_SECRECY_ANONYMOUS_SEALED),
+}
+
+// blindKeys reads the issuers' attested blind keys, as `tabella credential
+// blind-key` prints them: issuer, rsa_public_key and attestation, the two
+// last in base64.
+func (p *specParser) blindKeys(n *yaml.Node) ([]*tabellav1.BlindKey, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, errAt(n, "blind_keys must be a list of issuer keys, as `tabella credential blind-key` prints them")
+	}
+	var out []*tabellav1.BlindKey
+	for i, item := range n.Content {
+		path := fmt.Sprintf("blind_keys[%d]", i)
+		f, err := mapping(item, fmt.Sprintf("blind_keys item %d", i+1), "issuer", "rsa_public_key", "attestation")
+		if err != nil {
+			return nil, err
+		}
+		p.at(path, item)
+		bk := &tabellav1.BlindKey{}
+		if bk.IssuerId, err = str(f.get("issuer"), "blind_keys issuer"); err != nil {
+			return nil, err
+		}
+		p.at(path+".issuer_id", f.get("issuer"))
+		for _, t := range []struct {
+			key string
+			dst *[]byte
+		}{{"rsa_public_key", &bk.RsaPublicKey}, {"attestation", &bk.Attestation}} {
+			v := f.get(t.key)
+			if v == nil {
+				return nil, errAt(item, "blind_keys item %d: %s is required", i+1, t.key)
+			}
+			text, err := str(v, "blind_keys "+t.key)
+			if err != nil {
+				return nil, err
+			}
+			if *t.dst, err = base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), "")); err != nil {
+				return nil, errAt(v, "blind_keys %s is not base64: copy it as `tabella credential blind-key` printed it", t.key)
+			}
+			p.at(path+"."+t.key, v)
+		}
+		out = append(out, bk)
+	}
+	return out, nil
+}
+
+// BlindKeyYAML renders a blind key registration as an item of a spec
+// file's blind_keys list.
+func BlindKeyYAML(bk *tabellav1.BlindKey) string {
+	return fmt.Sprintf("  - issuer: %s\n    rsa_public_key: %s\n    attestation: %s\n",
+		bk.IssuerId, base64.StdEncoding.EncodeToString(bk.RsaPublicKey), base64.StdEncoding.EncodeToString(bk.Attestation))
 }
 
 // specTime accepts RFC 3339, "now", or "+<n><s|m|h|d>" relative to now.
