@@ -56,7 +56,9 @@ func (f *BlindKeyFile) Registration() *tabellav1.BlindKey {
 	return &tabellav1.BlindKey{IssuerId: f.IssuerID, RsaPublicKey: f.PublicKey, Attestation: f.Attestation}
 }
 
-func blindKeyDir(home, initiative string) string { return filepath.Join(home, "blind-keys", initiative) }
+func blindKeyDir(home, initiative string) string {
+	return filepath.Join(home, "blind-keys", initiative)
+}
 
 // BlindKeyPath is where an issuer keeps its blind key for an initiative.
 func BlindKeyPath(home, initiative, issuer string) string {
