@@ -53,6 +53,21 @@ func (p DKGParams) N() int { return len(p.Trustees) }
 // one absent trustee does not block the count.
 func DefaultThreshold(n int) int { return n/2 + 1 }
 
+// SidedThreshold returns the smallest threshold that is both a strict
+// majority of all trustees and larger than every side (government,
+// civil society, …), so no side can decrypt on its own:
+// max(⌊n/2⌋+1, max(sides)+1). With balanced sides it equals DefaultThreshold;
+// with unbalanced sides it may equal n, and then no trustee may be absent —
+// the remedy is a balanced trustee set, not a lower threshold.
+func SidedThreshold(sides ...int) int {
+	n, largest := 0, 0
+	for _, s := range sides {
+		n += s
+		largest = max(largest, s)
+	}
+	return max(DefaultThreshold(n), largest+1)
+}
+
 // Validate checks the parameters.
 func (p DKGParams) Validate() error {
 	n := p.N()

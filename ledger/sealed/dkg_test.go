@@ -404,6 +404,16 @@ func TestDKGRejectsBadDeals(t *testing.T) {
 	if DefaultThreshold(4) != 3 || DefaultThreshold(5) != 3 || DefaultThreshold(7) != 4 {
 		t.Error("DefaultThreshold")
 	}
+	for _, tc := range []struct {
+		sides []int
+		want  int
+	}{
+		{[]int{2, 2}, 3}, {[]int{3, 2}, 4}, {[]int{3, 3}, 4}, {[]int{3, 1}, 4}, {[]int{1, 1}, 2}, {[]int{2, 2, 1}, 3},
+	} {
+		if got := SidedThreshold(tc.sides...); got != tc.want {
+			t.Errorf("SidedThreshold(%v) = %d, want %d", tc.sides, got, tc.want)
+		}
+	}
 }
 
 func TestBadPartialDecryptionExcluded(t *testing.T) {
