@@ -42,6 +42,9 @@ func partialStatement(context []byte, index int, yi group.Element, cts []Ciphert
 // should identify the initiative and the closing tally (e.g. chain id,
 // initiative id, height) so the proof cannot be replayed elsewhere.
 func (s *KeyShare) PartialDecrypt(rnd io.Reader, context []byte, tally *Tally) (*PartialDecryption, error) {
+	if tally == nil || len(tally.options) == 0 {
+		return nil, fmt.Errorf("%w: empty tally", ErrShape)
+	}
 	p := &PartialDecryption{index: s.index}
 	for _, c := range tally.options {
 		p.d = append(p.d, mul(orIdentity(c.a), s.x))
@@ -60,8 +63,8 @@ func VerifyPartial(context []byte, yi PublicKey, tally *Tally, p *PartialDecrypt
 	if !yi.valid() {
 		return fmt.Errorf("%w: invalid verification key", ErrRules)
 	}
-	if p == nil || len(p.d) != len(tally.options) {
-		return fmt.Errorf("%w: partial decryption does not match the tally's %d options", ErrShape, len(tally.options))
+	if tally == nil || p == nil || len(p.d) != len(tally.options) || p.proof.c == nil {
+		return fmt.Errorf("%w: partial decryption does not match the tally", ErrShape)
 	}
 	tr, bases, publics := partialStatement(context, p.index, yi.e, tally.options, p.d)
 	if err := p.proof.verify(tr, bases, publics); err != nil {
@@ -94,6 +97,9 @@ func lagrangeAtZero(indices []int, i int) group.Scalar {
 func Combine(table *DLogTable, t int, tally *Tally, partials []*PartialDecryption) ([]uint64, error) {
 	if t < 1 || t > MaxTrustees {
 		return nil, fmt.Errorf("%w: threshold %d", ErrRules, t)
+	}
+	if table == nil || tally == nil || slices.Contains(partials, nil) {
+		return nil, fmt.Errorf("%w: missing table, tally or partial decryption", ErrShape)
 	}
 	sorted := slices.Clone(partials)
 	slices.SortFunc(sorted, func(a, b *PartialDecryption) int { return a.index - b.index })

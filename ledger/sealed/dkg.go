@@ -1,6 +1,7 @@
 package sealed
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"fmt"
 	"io"
@@ -297,7 +298,10 @@ func Qualify(params DKGParams, deals []*Deal, complaints []*Complaint) ([]*Deal,
 		if VerifyDeal(params, d) != nil {
 			continue
 		}
-		if _, dup := byDealer[d.dealer]; dup {
+		if prev, dup := byDealer[d.dealer]; dup {
+			if bytes.Equal(prev.Bytes(), d.Bytes()) {
+				continue // the same deal twice is not equivocation
+			}
 			out[d.dealer] = true
 		}
 		byDealer[d.dealer] = d

@@ -386,6 +386,10 @@ func TestDKGRejectsBadDeals(t *testing.T) {
 	if len(q) != 3 || q[1].Dealer() != 3 {
 		t.Errorf("equivocating dealer qualified")
 	}
+	// The same deal delivered twice is not equivocation.
+	if q, err := Qualify(c.params, append(c.deals, c.deals[0]), nil); err != nil || len(q) != 4 {
+		t.Errorf("duplicate identical deal: %d qualified, %v", len(q), err)
+	}
 	// Too few qualified deals.
 	if _, err := Qualify(c.params, c.deals[:2], nil); !errors.Is(err, ErrNotEnough) {
 		t.Errorf("2 of 4 deals with t=3: got %v", err)

@@ -18,8 +18,8 @@ func NewTally(options int) (*Tally, error) {
 
 // Add counts a verified ballot.
 func (t *Tally) Add(b *Ballot) error {
-	if len(b.options) != len(t.options) {
-		return fmt.Errorf("%w: ballot has %d options, tally %d", ErrShape, len(b.options), len(t.options))
+	if b == nil || len(b.options) != len(t.options) {
+		return fmt.Errorf("%w: ballot does not match the tally's %d options", ErrShape, len(t.options))
 	}
 	for i, c := range b.options {
 		t.options[i] = t.options[i].Add(c)
@@ -29,8 +29,8 @@ func (t *Tally) Add(b *Ballot) error {
 
 // Sub removes a ballot previously added (a superseded revote).
 func (t *Tally) Sub(b *Ballot) error {
-	if len(b.options) != len(t.options) {
-		return fmt.Errorf("%w: ballot has %d options, tally %d", ErrShape, len(b.options), len(t.options))
+	if b == nil || len(b.options) != len(t.options) {
+		return fmt.Errorf("%w: ballot does not match the tally's %d options", ErrShape, len(t.options))
 	}
 	for i, c := range b.options {
 		t.options[i] = t.options[i].Sub(c)
