@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -355,6 +356,12 @@ func TestDKGRejectsBadDeals(t *testing.T) {
 	altered.shares[2].ct[0] ^= 1
 	if err := VerifyDeal(c.params, altered); !errors.Is(err, ErrDeal) {
 		t.Errorf("altered share: got %v", err)
+	}
+	// An identity ephemeral key would publish a share.
+	leaky, _ := DecodeDeal(c.deals[0].Bytes())
+	leaky.shares[1].eph = grp.Identity()
+	if err := VerifyDeal(c.params, leaky); !errors.Is(err, ErrDeal) || !strings.Contains(err.Error(), "ephemeral") {
+		t.Errorf("identity ephemeral key: got %v", err)
 	}
 	// A deal for the same context but other registered trustees.
 	swapped := c.params

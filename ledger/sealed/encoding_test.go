@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -153,37 +154,50 @@ func TestEncodingsRejectNonCanonicalFields(t *testing.T) {
 		name   string
 		offset int // byte offset of a 32-byte field
 		field  []byte
+		want   string // the field the error must name
 	}{
-		{"ballot", 5, elementP},                     // first option's A
-		{"ballot", 5 + 32, elementOdd},              // first option's B
-		{"ballot", 5 + (3+4)*64, scalarL},           // challenge (3 options, 4 slack bits)
-		{"ballot", 5 + (3+4)*64 + 32, allFF},        // first branch challenge
-		{"tally", 3, elementP},                      // first ciphertext
-		{"deal", 7, elementOdd},                     // first commitment
-		{"deal", 7 + 2*32, scalarL},                 // proof-of-knowledge challenge
-		{"complaint", 5, elementP},                  // revealed key
-		{"complaint", 5 + 32 + 32, scalarL},         // proof response
-		{"partial", 5, elementP},                    // first D
-		{"partial", 5 + 3*32, scalarL},              // proof challenge
-		{"keyshare", 2, scalarL},                    // secret
-		{"ciphertext", 0, elementP},                 // A
-		{"publickey", 0, elementOdd},                // the key
-		{"trusteekey", 2, allFF},                    // secret
-		{"deal", 7 + 2*32 + 2*32, make([]byte, 32)}, // first share's ephemeral key: identity is canonical, so accepted
+		{"ballot", 6, elementP, "option ciphertext"},
+		{"ballot", 6 + 32, elementOdd, "option ciphertext"},
+		{"ballot", 6 + (3+4)*64 - 32, elementP, "slack bit ciphertext"}, // 3 options, 4 slack bits
+		{"ballot", 6 + (3+4)*64, scalarL, "ballot challenge"},
+		{"ballot", 6 + (3+4)*64 + 32, allFF, "option proof challenge"},
+		{"ballot", 6 + (3+4)*64 + 64, scalarL, "option proof response"},
+		{"ballot", 6 + (3+4)*64 + 32 + 7*96, scalarL, "range proof challenge"},
+		{"ballot", 6 + (3+4)*64 + 32 + 7*96 + 32, scalarL, "range proof response"},
+		{"ballot", 6 + (3+4)*64 + 32 + 7*96 + 3*32, scalarL, "budget proof response"},
+		{"tally", 3, elementP, "tally ciphertext"},
+		{"deal", 7, elementOdd, "commitment"},
+		{"deal", 7 + 2*32, scalarL, "proof of knowledge challenge"},
+		{"deal", 7 + 2*32 + 32, scalarL, "proof of knowledge response"},
+		{"deal", 7 + 2*32 + 2*32, elementP, "ephemeral key"},
+		{"complaint", 5, elementP, "revealed key"},
+		{"complaint", 5 + 32 + 32, scalarL, "complaint proof response"},
+		{"partial", 5, elementP, "partial decryption value"},
+		{"partial", 5 + 3*32, scalarL, "partial decryption proof challenge"},
+		{"keyshare", 2, scalarL, "share secret"},
+		{"ciphertext", 0, elementP, "ciphertext"},
+		{"ciphertext", 32, elementOdd, "ciphertext"},
+		{"publickey", 0, elementOdd, "public key"},
+		{"trusteekey", 2, allFF, "trustee secret"},
 	}
 	for _, tc := range cases {
 		enc := bytes.Clone(encs[tc.name])
+		if tc.offset+32 > len(enc) {
+			t.Fatalf("%s: offset %d beyond %d bytes", tc.name, tc.offset, len(enc))
+		}
 		copy(enc[tc.offset:], tc.field)
 		_, err := decoders[tc.name](enc)
-		if bytes.Equal(tc.field, make([]byte, 32)) {
-			if err != nil {
-				t.Errorf("%s at %d: identity element rejected: %v", tc.name, tc.offset, err)
-			}
-			continue
+		if !errors.Is(err, ErrEncoding) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: field at %d (%x…): got %v, want ErrEncoding naming %q", tc.name, tc.offset, tc.field[:4], err, tc.want)
 		}
-		if !errors.Is(err, ErrEncoding) {
-			t.Errorf("%s: field at %d (%x…): got %v, want ErrEncoding", tc.name, tc.offset, tc.field[:4], err)
-		}
+	}
+	// The identity is a canonical element: accepted where the protocol
+	// allows it (a ciphertext component, an ephemeral key at decoding time;
+	// VerifyDeal rejects identity ephemeral keys).
+	enc := bytes.Clone(encs["deal"])
+	copy(enc[7+4*32:], make([]byte, 32))
+	if _, err := DecodeDeal(enc); err != nil {
+		t.Errorf("identity ephemeral key rejected by the decoder: %v", err)
 	}
 }
 
