@@ -74,7 +74,7 @@ func newKeysCmd(c *cli) *cobra.Command {
 }
 
 func newCredentialCmd(c *cli) *cobra.Command {
-	cmd := &cobra.Command{Use: "credential", Short: "Issue voter credentials (for credential issuers)"}
+	cmd := &cobra.Command{Use: "credential", Short: "Issue voter credentials; anonymous tokens for issuers and voters"}
 	var (
 		issuerKey, issuerID, voter, out, chainID string
 		attrs                                    []string
@@ -139,6 +139,6 @@ func newCredentialCmd(c *cli) *cobra.Command {
 	for _, req := range []string{"issuer-key", "issuer-id", "voter"} {
 		_ = issue.MarkFlagRequired(req)
 	}
-	cmd.AddCommand(issue)
+	cmd.AddCommand(issue, newBlindKeyCmd(c), newIssueBlindCmd(c), newRequestCmd(c), newFinalizeCmd(c))
 	return cmd
 }

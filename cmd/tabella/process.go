@@ -410,7 +410,7 @@ func newPetitionCmd(c *cli) *cobra.Command {
 		Example: `  tabella petition withdraw --initiative aarhus-harbour-bath-all-year --key alice`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := client.LoadKey(c.home, key)
+			k, err := c.signingKey(initiative, key)
 			if err != nil {
 				return err
 			}
@@ -445,7 +445,7 @@ func newPetitionCmd(c *cli) *cobra.Command {
 	}
 	wf := withdraw.Flags()
 	wf.StringVar(&initiative, "initiative", "", "initiative id")
-	wf.StringVar(&key, "key", "", "your key name or key file")
+	wf.StringVar(&key, "key", "", "your key name or key file (in an anonymous initiative, the local name of your fresh key)")
 	wf.Uint64Var(&sequence, "sequence", 0, "withdrawal sequence (default: one more than your live signature)")
 	wf.BoolVar(&noWait, "no-wait", false, "do not wait for the block")
 	_ = withdraw.MarkFlagRequired("initiative")

@@ -27,6 +27,7 @@ type scenario struct {
 	ctx  context.Context
 	home string
 	node string
+	rpc  string
 	c    *client.Client
 	bin  string
 }
@@ -43,7 +44,7 @@ func newScenario(t *testing.T) *scenario {
 	_, bin := proctest.Binaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	return &scenario{t: t, ctx: ctx, home: home, node: ports.GRPCAddr(), c: c, bin: bin}
+	return &scenario{t: t, ctx: ctx, home: home, node: ports.GRPCAddr(), rpc: ports.RPCAddr(), c: c, bin: bin}
 }
 
 // run runs the CLI and returns its combined output.

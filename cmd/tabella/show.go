@@ -168,7 +168,12 @@ func printInitiative(w io.Writer, in *tabellav1.Initiative, tally *tabellav1.Tal
 		fmt.Fprintf(w, "  document:    %s (sha256 %x)\n", s.DocumentUri, s.DocumentSha256)
 	}
 	fmt.Fprintf(w, "  ballot:      %s\n", ballotText(s))
-	fmt.Fprintf(w, "  eligibility: %s\n", eligibilityText(s.Eligibility))
+	if ledger.Anonymous(s) {
+		fmt.Fprintf(w, "  eligibility: anonymous tokens blind-signed by %s, each checking eligibility itself (tabella credential request)\n", strings.Join(s.Eligibility.IssuerIds, ", "))
+		fmt.Fprintf(w, "  secrecy:     anonymous: a ballot is signed by a fresh key the issuer cannot link to the person\n")
+	} else {
+		fmt.Fprintf(w, "  eligibility: %s\n", eligibilityText(s.Eligibility))
+	}
 	if p := s.Proposals; p != nil {
 		what := "proposals:  "
 		if s.Kind == tabellav1.InitiativeKind_INITIATIVE_KIND_ELECTION {

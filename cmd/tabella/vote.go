@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tabella/tabella/client"
+	"github.com/tabella/tabella/ledger"
 	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
 
@@ -227,7 +228,7 @@ type ballotArgs struct {
 func (a *ballotArgs) flags(cmd *cobra.Command, withOptions bool) {
 	f := cmd.Flags()
 	f.StringVar(&a.initiative, "initiative", "", "initiative id")
-	f.StringVar(&a.key, "key", "", "your key name or key file")
+	f.StringVar(&a.key, "key", "", "your key name or key file; in an anonymous initiative, the local name of your fresh key (default \"default\")")
 	f.StringVar(&a.credPath, "credential", "", "credential file (default: <home>/credentials/<key>.json)")
 	if withOptions {
 		f.StringArrayVar(&a.options, "option", nil, "option id or index (repeat for several; none for a petition)")
@@ -236,9 +237,7 @@ func (a *ballotArgs) flags(cmd *cobra.Command, withOptions bool) {
 	f.BoolVar(&a.noWait, "no-wait", false, "return once the node accepted the ballot, before it is committed (no receipt)")
 	f.BoolVar(&a.noReceipt, "no-receipt", false, "do not wait for and write a receipt")
 	f.StringVar(&a.receiptPath, "receipt", "", "receipt file (default: <home>/receipts/<initiative>-<key>-<sequence>.json)")
-	for _, r := range []string{"initiative", "key"} {
-		_ = cmd.MarkFlagRequired(r)
-	}
+	_ = cmd.MarkFlagRequired("initiative")
 }
 
 // loadVoter loads a key and the credential that goes with it.
@@ -273,10 +272,6 @@ func nextSequence(ctx context.Context, cl *client.Client, initiative string, vot
 // castBallot signs and submits a ballot (a petition signature when it
 // selects nothing), and writes a receipt once it is provable.
 func (c *cli) castBallot(cmd *cobra.Command, a *ballotArgs, what string) error {
-	k, cred, err := c.loadVoter(a.key, a.credPath)
-	if err != nil {
-		return err
-	}
 	cl, ctx, done, err := c.dial(cmd)
 	if err != nil {
 		return err
@@ -289,6 +284,29 @@ func (c *cli) castBallot(cmd *cobra.Command, a *ballotArgs, what string) error {
 	in, err := cl.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: a.initiative})
 	if err != nil {
 		return apiError(err)
+	}
+	// An anonymous initiative takes the fresh key and its token from
+	// `credential request` and `finalize`; a public one a key and its
+	// credential.
+	var (
+		k     *client.Key
+		cred  *tabellav1.SignedCredential
+		token *tabellav1.AnonymousToken
+	)
+	if ledger.Anonymous(in.Initiative.Spec) {
+		if a.credPath != "" {
+			return fmt.Errorf("initiative %s is anonymous: it takes the token from `tabella credential finalize`, not --credential", a.initiative)
+		}
+		if k, token, err = c.anonymousVoter(a.initiative, a.key); err != nil {
+			return err
+		}
+	} else {
+		if a.key == "" {
+			return fmt.Errorf("--key is required: the key your credential certifies")
+		}
+		if k, cred, err = c.loadVoter(a.key, a.credPath); err != nil {
+			return err
+		}
 	}
 	petition := kindOf(in.Initiative) == tabellav1.InitiativeKind_INITIATIVE_KIND_PETITION
 	if !petition && len(a.options) == 0 {
@@ -304,7 +322,12 @@ func (c *cli) castBallot(cmd *cobra.Command, a *ballotArgs, what string) error {
 			return err
 		}
 	}
-	tx, err := client.BallotTx(info.ChainId, k.Private, a.initiative, cred, sel, seq)
+	var tx []byte
+	if token != nil {
+		tx, err = client.AnonymousBallotTx(info.ChainId, k.Private, a.initiative, token, sel, seq)
+	} else {
+		tx, err = client.BallotTx(info.ChainId, k.Private, a.initiative, cred, sel, seq)
+	}
 	if err != nil {
 		return err
 	}
