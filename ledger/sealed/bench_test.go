@@ -3,6 +3,8 @@ package sealed
 import (
 	"fmt"
 	"testing"
+
+	"github.com/cloudflare/circl/group"
 )
 
 // Run: go test -run '^$' -bench . -benchtime 20x ./ledger/sealed/
@@ -114,6 +116,27 @@ func BenchmarkDLog(b *testing.B) {
 			for b.Loop() {
 				if m, err := table.log(target); err != nil || m != bound {
 					b.Fatal(m, err)
+				}
+			}
+		})
+	}
+	// A whole 50-option closing with one shared table: build + 50 lookups of
+	// counts spread over [0, 1,000,000].
+	var counts []group.Element
+	for k := range 50 {
+		counts = append(counts, gExp(scalarU64(uint64(k)*bound/49)))
+	}
+	for _, baby := range []uint64{0, 1 << 14} {
+		b.Run(fmt.Sprintf("decrypt-50-options/baby=%d", baby), func(b *testing.B) {
+			for b.Loop() {
+				table, err := NewDLogTable(bound, baby)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, c := range counts {
+					if _, err := table.log(c); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 		})
