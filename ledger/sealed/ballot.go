@@ -3,6 +3,7 @@ package sealed
 import (
 	"fmt"
 	"io"
+	"math/bits"
 
 	"github.com/cloudflare/circl/group"
 )
@@ -55,7 +56,10 @@ func EncryptBallot(rnd io.Reader, y PublicKey, context []byte, choices []uint8, 
 		return nil, fmt.Errorf("%w: %d choices for %d options", ErrChoices, len(choices), rules.Options)
 	}
 	w := witness{m: make([]group.Scalar, len(choices)), optIdx: make([]int, len(choices))}
-	count, spent := 0, uint64(0)
+	// The accounting is branch-free in the choices (multiply by the 0/1
+	// choice instead of "if selected"), so its timing does not reveal them;
+	// only the final accept/reject decision branches.
+	count, spent, carry := 0, uint64(0), uint64(0)
 	for i, x := range choices {
 		if x > 1 {
 			return nil, fmt.Errorf("%w: choice %d is %d, want 0 or 1", ErrChoices, i, x)
@@ -63,15 +67,17 @@ func EncryptBallot(rnd io.Reader, y PublicKey, context []byte, choices []uint8, 
 		w.m[i] = scalarU64(uint64(x))
 		w.optIdx[i] = int(x)
 		count += int(x)
-		if rules.IsBudget() && x == 1 {
-			if rules.Costs[i] > rules.Budget-spent || spent > rules.Budget {
-				return nil, fmt.Errorf("%w: selections exceed the budget of %d", ErrChoices, rules.Budget)
-			}
-			spent += rules.Costs[i]
+		if rules.IsBudget() {
+			var c uint64
+			spent, c = bits.Add64(spent, rules.Costs[i]*uint64(x), 0)
+			carry |= c
 		}
 	}
 	if count < rules.Min || count > rules.Max {
 		return nil, fmt.Errorf("%w: %d selections, want %d..%d", ErrChoices, count, rules.Min, rules.Max)
+	}
+	if carry != 0 || spent > rules.Budget {
+		return nil, fmt.Errorf("%w: selections exceed the budget of %d", ErrChoices, rules.Budget)
 	}
 	w.rangeIdx = count - rules.Min
 	slack := rules.Budget - spent
@@ -106,12 +112,12 @@ func sumCiphertexts(cs []Ciphertext) Ciphertext {
 
 // budgetCiphertext returns Π C_i^{cost_i} · Π B_j^{2^j} / (1, g^Budget). For a
 // valid budget ballot Σ cost_i·x_i + slack = Budget, so this encrypts 0.
-func budgetCiphertext(r Rules, options, bits []Ciphertext) Ciphertext {
+func budgetCiphertext(r Rules, options, slackBits []Ciphertext) Ciphertext {
 	var e Ciphertext
 	for i, c := range options {
 		e = e.Add(c.scale(scalarU64(r.Costs[i])))
 	}
-	for j, b := range bits {
+	for j, b := range slackBits {
 		e = e.Add(b.scale(scalarU64(uint64(1) << j)))
 	}
 	return e.subPlain(scalarU64(r.Budget))
@@ -119,7 +125,7 @@ func budgetCiphertext(r Rules, options, bits []Ciphertext) Ciphertext {
 
 // startBallotTranscript hashes the statement: domain, context, key, rules and
 // every ciphertext. The commitments follow, in proof order.
-func startBallotTranscript(y group.Element, context []byte, rules Rules, options, bits []Ciphertext) *transcript {
+func startBallotTranscript(y group.Element, context []byte, rules Rules, options, slackBits []Ciphertext) *transcript {
 	tr := newTranscript(domainBallot)
 	tr.bytes("context", context)
 	tr.element("key", y)
@@ -127,7 +133,7 @@ func startBallotTranscript(y group.Element, context []byte, rules Rules, options
 	for _, c := range options {
 		tr.ciphertext("option", c)
 	}
-	for _, c := range bits {
+	for _, c := range slackBits {
 		tr.ciphertext("slack-bit", c)
 	}
 	return tr

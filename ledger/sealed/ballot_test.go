@@ -61,11 +61,12 @@ func TestEncryptBallotRefusesInvalidChoices(t *testing.T) {
 		rules   Rules
 		choices []uint8
 	}{
-		"choice 2":     {approval(3, 0, 3), []uint8{0, 2, 0}},
-		"too few":      {approval(3, 1, 2), []uint8{0, 0, 0}},
-		"too many":     {approval(3, 1, 2), []uint8{1, 1, 1}},
-		"wrong length": {approval(3, 1, 2), []uint8{1}},
-		"over budget":  {budget, []uint8{1, 1, 1}},
+		"choice 2":      {approval(3, 0, 3), []uint8{0, 2, 0}},
+		"too few":       {approval(3, 1, 2), []uint8{0, 0, 0}},
+		"too many":      {approval(3, 1, 2), []uint8{1, 1, 1}},
+		"wrong length":  {approval(3, 1, 2), []uint8{1}},
+		"over budget":   {budget, []uint8{1, 1, 1}},
+		"cost overflow": {Rules{Options: 2, Min: 0, Max: 2, Costs: []uint64{1 << 63, 1 << 63}, Budget: ^uint64(0)}, []uint8{1, 1}},
 	} {
 		if _, err := EncryptBallot(rnd, y, nil, tc.choices, tc.rules); !errors.Is(err, ErrChoices) {
 			t.Errorf("%s: got %v, want ErrChoices", name, err)
