@@ -359,3 +359,56 @@ func BenchmarkVerifyToken(b *testing.B) {
 func bitsName(bits int) string {
 	return map[int]string{2048: "rsa2048", 3072: "rsa3072", 4096: "rsa4096"}[bits]
 }
+
+// TestAnonymousDeterminism: a node that verified the tokens in CheckTx
+// (cached) and one that meets them first in FinalizeBlock (verified in
+// parallel before execution) reach the same app hash and results.
+func TestAnonymousDeterminism(t *testing.T) {
+	ka := blindKey(t, "a")
+	warm, cold := newWorld(t), newWorld(t)
+	spec := warm.anonSpec("anon", ka)
+	blocks := [][][]byte{{warm.createTx(spec)}}
+	der := derOf(t, ka)
+	var ballots [][]byte
+	for i := 0; i < 12; i++ {
+		v := fmt.Sprintf("voter-%d", i)
+		tok := token(t, "anon", v, der, ka)
+		ballots = append(ballots, warm.anonBallot(v, "anon", tok, 1, uint32(i%3)))
+		if i%4 == 0 {
+			ballots = append(ballots, warm.anonBallot(v, "anon", tok, 2, uint32((i+1)%3))) // a revote
+		}
+	}
+	ballots = append(ballots, warm.anonBallot("intruder", "anon", token(t, "anon", "voter-1", der, ka), 1, 0))
+	blocks = append(blocks, ballots[:7], ballots[7:])
+	for i, b := range blocks {
+		for _, tx := range b {
+			warm.l.CheckTx(tx)
+		}
+		rw, rc := warm.block(b...), cold.block(b...)
+		if string(rw.AppHash) != string(rc.AppHash) {
+			t.Fatalf("block %d: app hashes differ", i)
+		}
+		for j := range rw.TxResults {
+			if rw.TxResults[j].Code != rc.TxResults[j].Code {
+				t.Fatalf("block %d tx %d: %s and %s", i, j, rw.TxResults[j].Code, rc.TxResults[j].Code)
+			}
+		}
+	}
+	if tl := cold.tally("anon"); tl.Turnout != 12 || tl.BallotsCast != 15 {
+		t.Fatalf("tally %v", tl)
+	}
+	if r := cold.block(ballots[len(ballots)-1]); r.TxResults[0].Code != ledger.CodeBadToken {
+		t.Fatalf("intruder: %s", r.TxResults[0].Code)
+	}
+}
+
+// TestAnonymousRevokedIssuer: tokens of a revoked issuer are refused, as
+// its credentials are.
+func TestAnonymousRevokedIssuer(t *testing.T) {
+	w := newWorld(t)
+	ka := blindKey(t, "a")
+	w.mustOK(w.createTx(w.anonSpec("anon", ka)))
+	tok := token(t, "anon", "alice", derOf(t, ka), ka)
+	w.passAll("drop-registry", &tabellav1.GovAction{Action: &tabellav1.GovAction_RevokeIssuer{RevokeIssuer: &tabellav1.RevokeIssuer{Id: "registry"}}})
+	w.checkCode(t, "revoked issuer", w.anonBallot("alice", "anon", tok, 1, 0), ledger.CodeIssuerRevoked)
+}

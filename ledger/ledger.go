@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -520,27 +521,67 @@ func (l *Ledger) preverifyBlock(txs [][]byte) {
 		items = append(items, l.sigItems(raw, l.tree)...)
 	}
 	l.sigs.verifyBatch(items)
+	l.preverifyTokens(txs)
+}
+
+// tokenItem is an anonymous token to verify.
+type tokenItem struct{ der, msg, sig []byte }
+
+// tokenOf finds an anonymous ballot's token and the blind key it must
+// verify under in r; ok is false for anything else, or anything malformed,
+// which execution rejects with the proper error.
+func (l *Ledger) tokenOf(raw []byte, r reader) (tokenItem, bool) {
+	var tx tabellav1.Tx
+	if len(raw) > MaxTxBytes || proto.Unmarshal(raw, &tx) != nil || len(tx.Signatures) != 1 {
+		return tokenItem{}, false
+	}
+	var body tabellav1.TxBody
+	if proto.Unmarshal(tx.Body, &body) != nil {
+		return tokenItem{}, false
+	}
+	cb := body.GetCastBallot()
+	if cb.GetToken() == nil || !ValidID(cb.InitiativeId) || !ValidID(cb.Token.IssuerId) {
+		return tokenItem{}, false
+	}
+	var bk tabellav1.BlindKey
+	if ok, err := getProto(r, BlindKeyKey(cb.InitiativeId, cb.Token.IssuerId), &bk); err != nil || !ok {
+		return tokenItem{}, false
+	}
+	return tokenItem{bk.RsaPublicKey, TokenMessage(l.chainID, cb.InitiativeId, tx.Signatures[0].PublicKey), cb.Token.Signature}, true
 }
 
 // preverifyToken verifies an anonymous ballot's token under the blind key
 // found in r into the cache, so that CheckTx and FinalizeBlock find it
-// there. Anything malformed is left to CheckTx to reject.
+// there.
 func (l *Ledger) preverifyToken(raw []byte, r reader) {
-	var tx tabellav1.Tx
-	if len(raw) > MaxTxBytes || proto.Unmarshal(raw, &tx) != nil || len(tx.Signatures) != 1 {
+	if it, ok := l.tokenOf(raw, r); ok {
+		l.sigs.VerifyToken(it.der, it.msg, it.sig)
+	}
+}
+
+// preverifyTokens verifies a block's anonymous tokens that are not cached
+// (a block this node's mempool did not see: catching up, re-executing in
+// an audit) on every core, before sequential execution needs them.
+func (l *Ledger) preverifyTokens(txs [][]byte) {
+	var todo []tokenItem
+	for _, raw := range txs {
+		if it, ok := l.tokenOf(raw, l.tree); ok && !l.sigs.has(tokenKeyOf(it.der, it.msg, it.sig)) {
+			todo = append(todo, it)
+		}
+	}
+	if len(todo) == 0 {
 		return
 	}
-	var body tabellav1.TxBody
-	if proto.Unmarshal(tx.Body, &body) != nil {
-		return
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(todo); i += workers {
+				l.sigs.VerifyToken(todo[i].der, todo[i].msg, todo[i].sig)
+			}
+		}()
 	}
-	cb := body.GetCastBallot()
-	if cb.GetToken() == nil || !ValidID(cb.InitiativeId) || !ValidID(cb.Token.IssuerId) {
-		return
-	}
-	var bk tabellav1.BlindKey
-	if ok, err := getProto(r, BlindKeyKey(cb.InitiativeId, cb.Token.IssuerId), &bk); err != nil || !ok {
-		return
-	}
-	l.sigs.VerifyToken(bk.RsaPublicKey, TokenMessage(l.chainID, cb.InitiativeId, tx.Signatures[0].PublicKey), cb.Token.Signature)
+	wg.Wait()
 }
