@@ -89,14 +89,19 @@ func EncryptBallot(rnd io.Reader, y PublicKey, context []byte, choices []uint8, 
 	return proveBallot(rnd, y.e, context, rules, w)
 }
 
-// zeroOne are the values of a {0,1} proof.
-func zeroOne() []group.Scalar { return []group.Scalar{scalarU64(0), scalarU64(1)} }
+// zeroOne are g^0, g^1: the values of a {0,1} proof.
+func zeroOne() []group.Element { return []group.Element{grp.Identity(), grp.Generator()} }
 
-// rangeValues are the allowed selection counts Min … Max.
-func rangeValues(r Rules) []group.Scalar {
-	vs := make([]group.Scalar, 0, r.Max-r.Min+1)
-	for k := r.Min; k <= r.Max; k++ {
-		vs = append(vs, scalarU64(uint64(k)))
+// zero is g^0, the single value of the budget equality proof.
+func zero() []group.Element { return []group.Element{grp.Identity()} }
+
+// rangeValues are g^k for the allowed selection counts k = Min … Max.
+func rangeValues(r Rules) []group.Element {
+	vs := make([]group.Element, 0, r.Max-r.Min+1)
+	gk := gExp(scalarU64(uint64(r.Min)))
+	for range r.Max - r.Min + 1 {
+		vs = append(vs, gk)
+		gk = add(gk, grp.Generator())
 	}
 	return vs
 }
@@ -115,10 +120,10 @@ func sumCiphertexts(cs []Ciphertext) Ciphertext {
 func budgetCiphertext(r Rules, options, slackBits []Ciphertext) Ciphertext {
 	var e Ciphertext
 	for i, c := range options {
-		e = e.Add(c.scale(scalarU64(r.Costs[i])))
+		e = e.Add(c.scaleU64(r.Costs[i]))
 	}
 	for j, b := range slackBits {
-		e = e.Add(b.scale(scalarU64(uint64(1) << j)))
+		e = e.Add(b.scaleU64(uint64(1) << j))
 	}
 	return e.subPlain(scalarU64(r.Budget))
 }
@@ -160,15 +165,16 @@ func proveBallot(rnd io.Reader, y group.Element, context []byte, rules Rules, w 
 	tr := startBallotTranscript(y, context, rules, b.options, b.bits)
 
 	var provers []*orProver
+	bit := zeroOne()
 	for i, c := range b.options {
-		p, err := newORProver(rnd, tr, y, c, zeroOne(), w.optIdx[i], rs[i])
+		p, err := newORProver(rnd, tr, y, c, bit, w.optIdx[i], rs[i])
 		if err != nil {
 			return nil, err
 		}
 		provers = append(provers, p)
 	}
 	for j, c := range b.bits {
-		p, err := newORProver(rnd, tr, y, c, zeroOne(), w.slackIdx[j], ss[j])
+		p, err := newORProver(rnd, tr, y, c, bit, w.slackIdx[j], ss[j])
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +201,7 @@ func proveBallot(rnd io.Reader, y group.Element, context []byte, rules Rules, w 
 			re.Add(re, grp.NewScalar().Mul(s, scalarU64(uint64(1)<<j)))
 		}
 		e := budgetCiphertext(rules, b.options, b.bits)
-		budgetP, err = newORProver(rnd, tr, y, e, []group.Scalar{scalarU64(0)}, 0, re)
+		budgetP, err = newORProver(rnd, tr, y, e, zero(), 0, re)
 		if err != nil {
 			return nil, err
 		}
@@ -245,13 +251,14 @@ func VerifyBallot(y PublicKey, context []byte, rules Rules, ballot *Ballot) erro
 	}
 	y0 := y.e
 	tr := startBallotTranscript(y0, context, rules, ballot.options, ballot.bits)
+	bit := zeroOne()
 	for i, c := range ballot.options {
-		if err := ballot.optionProofs[i].commit(tr, y0, c, zeroOne(), ballot.c); err != nil {
+		if err := ballot.optionProofs[i].commit(tr, y0, c, bit, ballot.c); err != nil {
 			return fmt.Errorf("option %d: %w", i, err)
 		}
 	}
 	for j, c := range ballot.bits {
-		if err := ballot.bitProofs[j].commit(tr, y0, c, zeroOne(), ballot.c); err != nil {
+		if err := ballot.bitProofs[j].commit(tr, y0, c, bit, ballot.c); err != nil {
 			return fmt.Errorf("slack bit %d: %w", j, err)
 		}
 	}
@@ -262,7 +269,7 @@ func VerifyBallot(y PublicKey, context []byte, rules Rules, ballot *Ballot) erro
 	}
 	if ballot.budgetProof != nil {
 		e := budgetCiphertext(rules, ballot.options, ballot.bits)
-		if err := ballot.budgetProof.commit(tr, y0, e, []group.Scalar{scalarU64(0)}, ballot.c); err != nil {
+		if err := ballot.budgetProof.commit(tr, y0, e, zero(), ballot.c); err != nil {
 			return fmt.Errorf("budget proof: %w", err)
 		}
 	}

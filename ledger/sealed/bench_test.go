@@ -197,3 +197,39 @@ func BenchmarkDKG(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGroup measures the primitives every figure above is made of, to
+// calibrate the cost model in docs/sealed-ballots.md.
+func BenchmarkGroup(b *testing.B) {
+	rnd := testRand(6)
+	s, _ := randomScalar(rnd)
+	e := gExp(s)
+	b.Run("mul", func(b *testing.B) {
+		for b.Loop() {
+			mul(e, s)
+		}
+	})
+	b.Run("mulgen", func(b *testing.B) {
+		for b.Loop() {
+			gExp(s)
+		}
+	})
+	b.Run("add", func(b *testing.B) {
+		for b.Loop() {
+			add(e, e)
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			encodeElement(e)
+		}
+	})
+	enc := encodeElement(e)
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeElement(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@ package sealed
 import (
 	"fmt"
 	"io"
+	"math/bits"
 
 	"github.com/cloudflare/circl/group"
 )
@@ -51,9 +52,23 @@ func (c Ciphertext) Sub(o Ciphertext) Ciphertext {
 	return Ciphertext{a: sub(orIdentity(c.a), orIdentity(o.a)), b: sub(orIdentity(c.b), orIdentity(o.b))}
 }
 
-// scale returns c^k, an encryption of k·m.
-func (c Ciphertext) scale(k group.Scalar) Ciphertext {
-	return Ciphertext{a: mul(orIdentity(c.a), k), b: mul(orIdentity(c.b), k)}
+// scaleU64 returns c^k, an encryption of k·m, for a public integer k, by double-and-add. It is
+// variable-time in k, which is fine because k is public (a cost or a power
+// of two), and 2–10× faster than a full constant-time multiplication for the
+// small factors of the budget proof.
+func (c Ciphertext) scaleU64(k uint64) Ciphertext {
+	return Ciphertext{a: mulU64(orIdentity(c.a), k), b: mulU64(orIdentity(c.b), k)}
+}
+
+func mulU64(e group.Element, k uint64) group.Element {
+	acc := grp.Identity()
+	for i := bits.Len64(k) - 1; i >= 0; i-- {
+		acc = grp.NewElement().Dbl(acc)
+		if (k>>i)&1 == 1 {
+			acc = add(acc, e)
+		}
+	}
+	return acc
 }
 
 // subPlain returns c / (1, g^m): the same randomness, plaintext reduced by m.

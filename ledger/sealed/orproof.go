@@ -36,9 +36,12 @@ type orProver struct {
 	real int            // index of the true branch (secret)
 }
 
-// branchTarget returns B·g^{-v}, which equals Y^r when C encrypts v.
-func branchTarget(ct Ciphertext, v group.Scalar) group.Element {
-	return ct.subPlain(v).b
+// branchTarget returns B·g^{-v} (given gv = g^v), which equals Y^r when C
+// encrypts v. The values are passed as precomputed g^v because the same few
+// values recur in every proof of a ballot and a base-point multiplication is
+// a noticeable part of verification.
+func branchTarget(ct Ciphertext, gv group.Element) group.Element {
+	return sub(orIdentity(ct.b), gv)
 }
 
 // simulated returns the commitments (a, b) that make (c, z) verify for the
@@ -54,8 +57,8 @@ func simulated(y, A, t group.Element, c, z group.Scalar) (group.Element, group.E
 // every branch to tr. The true branch is selected with constant-time moves:
 // every branch computes both a simulated and a real commitment so that the
 // work and the memory access pattern do not depend on which one is true.
-func newORProver(rnd io.Reader, tr *transcript, y group.Element, ct Ciphertext, values []group.Scalar, real int, r group.Scalar) (*orProver, error) {
-	k := len(values)
+func newORProver(rnd io.Reader, tr *transcript, y group.Element, ct Ciphertext, gvalues []group.Element, real int, r group.Scalar) (*orProver, error) {
+	k := len(gvalues)
 	cs, err := randomScalars(rnd, k)
 	if err != nil {
 		return nil, err
@@ -69,8 +72,8 @@ func newORProver(rnd io.Reader, tr *transcript, y group.Element, ct Ciphertext, 
 		return nil, err
 	}
 	ga, yw := gExp(w), mul(y, w)
-	for j, v := range values {
-		fa, fb := simulated(y, ct.a, branchTarget(ct, v), cs[j], zs[j])
+	for j, gv := range gvalues {
+		fa, fb := simulated(y, ct.a, branchTarget(ct, gv), cs[j], zs[j])
 		isReal := ctEq(j, real)
 		tr.element("a", selectElement(isReal, ga, fa))
 		tr.element("b", selectElement(isReal, yw, fb))
@@ -104,8 +107,8 @@ func (p *orProver) respond(c group.Scalar) orProof {
 // exactly in the order newORProver did. It fails only on a shape mismatch;
 // whether the proof is valid is decided when the caller compares the
 // transcript challenge with c.
-func (p orProof) commit(tr *transcript, y group.Element, ct Ciphertext, values []group.Scalar, c group.Scalar) error {
-	k := len(values)
+func (p orProof) commit(tr *transcript, y group.Element, ct Ciphertext, gvalues []group.Element, c group.Scalar) error {
+	k := len(gvalues)
 	if len(p.z) != k || len(p.c) != k-1 {
 		return fmt.Errorf("%w: OR-proof has %d challenges and %d responses, want %d and %d", ErrShape, len(p.c), len(p.z), k-1, k)
 	}
@@ -114,12 +117,12 @@ func (p orProof) commit(tr *transcript, y group.Element, ct Ciphertext, values [
 		last.Sub(last, cj)
 	}
 	A := orIdentity(ct.a)
-	for j, v := range values {
+	for j, gv := range gvalues {
 		cj := last
 		if j < k-1 {
 			cj = p.c[j]
 		}
-		a, b := simulated(y, A, branchTarget(ct, v), cj, p.z[j])
+		a, b := simulated(y, A, branchTarget(ct, gv), cj, p.z[j])
 		tr.element("a", a)
 		tr.element("b", b)
 	}
