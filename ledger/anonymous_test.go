@@ -67,6 +67,12 @@ func (w *world) anonSpec(id string, sk *rsa.PrivateKey) *tabellav1.InitiativeSpe
 // registered as der, the issuer signs with sk, voter unblinds.
 func token(tb testing.TB, initiative, voter string, der []byte, sk *rsa.PrivateKey) *tabellav1.AnonymousToken {
 	tb.Helper()
+	return tokenFrom(tb, "registry", initiative, voter, der, sk)
+}
+
+// tokenFrom is token for another issuer.
+func tokenFrom(tb testing.TB, issuer, initiative, voter string, der []byte, sk *rsa.PrivateKey) *tabellav1.AnonymousToken {
+	tb.Helper()
 	seed := sha256.Sum256([]byte("tabella-test-blinding/" + initiative + "/" + voter))
 	blinded, err := client.Blind(testChain, initiative, der, pub(voter), seed[:])
 	if err != nil {
@@ -76,7 +82,7 @@ func token(tb testing.TB, initiative, voter string, der []byte, sk *rsa.PrivateK
 	if err != nil {
 		tb.Fatal(err)
 	}
-	t, err := client.Unblind(testChain, initiative, "registry", der, pub(voter), seed[:], bs)
+	t, err := client.Unblind(testChain, initiative, issuer, der, pub(voter), seed[:], bs)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -462,6 +462,15 @@ func (r *propRun) genCreate(blockTime int64) propTx {
 		preds = append(preds, r.genPredicate())
 	}
 	spec.Eligibility = &tabellav1.Eligibility{IssuerIds: issuers, Predicates: preds}
+	if (spec.Kind == tabellav1.InitiativeKind_INITIATIVE_KIND_CONSULTATION || spec.Kind == kPetition) && r.chance(25) {
+		// Anonymous: no rules, a blind key from every issuer (the same
+		// RSA key, attested by each).
+		spec.Eligibility.Predicates = nil
+		spec.Secrecy = tabellav1.Secrecy_SECRECY_ANONYMOUS
+		for _, is := range issuers {
+			spec.BlindKeys = append(spec.BlindKeys, attest(r.t, id, is, is, blindKey(r.t, "a")))
+		}
+	}
 	organiser, signer := "city", "city"
 	var orgs []string
 	for _, o := range r.consortium.Organisers {
@@ -643,6 +652,10 @@ func (r *propRun) genBallot(blockTime int64) propTx {
 	case ballotUnknownInitiative:
 		initiative = "no-such-initiative"
 	}
+	anonymous := ledger.Anonymous(spec)
+	if anonymous && kind == ballotExpired {
+		kind, mustReject = ballotValid, false // a token does not expire
+	}
 	// What the model knows must fail, whatever the kind of ballot.
 	switch {
 	case kind == ballotValid && spec.Kind == kPetition && len(sel) != 0:
@@ -667,9 +680,15 @@ func (r *propRun) genBallot(blockTime int64) propTx {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := &tabellav1.TxBody{Msg: &tabellav1.TxBody_CastBallot{CastBallot: &tabellav1.CastBallot{
-		InitiativeId: initiative, Credential: sc, Selections: sel, Sequence: seq,
-	}}}
+	cb := &tabellav1.CastBallot{InitiativeId: initiative, Credential: sc, Selections: sel, Sequence: seq}
+	switch {
+	case anonymous && r.chance(5):
+		mustReject = true // a credential on an anonymous initiative
+	case anonymous:
+		sk := blindKey(t, "a")
+		cb.Credential, cb.Token = nil, tokenFrom(t, issuer, initiative, credVoter, derOf(t, sk), sk)
+	}
+	body := &tabellav1.TxBody{Msg: &tabellav1.TxBody_CastBallot{CastBallot: cb}}
 	raw := r.must(client.SignTx(testChain, key(voter), body))
 	what := fmt.Sprintf("ballot kind %d %s/%s seq %d %v", kind, initiative, voter, seq, sel)
 	return propTx{raw: raw, what: what, mustReject: mustReject, onAccept: func(t *testing.T, blockTime int64) {
