@@ -34,12 +34,12 @@
 //
 // # Performance
 //
-// Measured on a 2-core VM under load (see docs/sealed-ballots.md §9 for the
-// full table and command): proving an approval ballot of 2 / 10 / 50 options
-// takes about 1.6 / 9 / 53 ms, verifying it about 1.2 / 6 / 32 ms; a
-// 5-project budget ballot ≈ 19 ms to prove, 12 ms to verify. Adding a ballot
-// to the tally costs ≈ 0.7 µs per option. Recovering a count up to 1,000,000
-// costs ≈ 9 ms to build the default table plus ≤ 4.5 ms per option.
+// Measured on a 2-core VM (docs/sealed-ballots.md §9 has the full table and
+// the command): proving an approval ballot of 2 / 10 / 50 options takes
+// 1.5 / 7.1 / 36 ms and verifying it 1.1 / 5.3 / 27 ms; a 5-project budget
+// ballot takes 12.5 ms to prove and 8.7 ms to verify. Adding a ballot to the
+// tally costs ≈ 0.4 µs per option. Recovering counts up to 1,000,000 costs
+// 4 ms to build the default table plus at most ≈ 5 ms per option.
 //
 // The design, every proof statement and transcript, the DKG complaint rule,
 // the threshold choice and the integration checklist are in
