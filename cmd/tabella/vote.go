@@ -352,6 +352,9 @@ func (c *cli) castBallot(cmd *cobra.Command, a *ballotArgs, what string) error {
 		} else {
 			fmt.Fprintf(w, "Ballot recorded for %s (sequence %d)\n  ballot hash: %s\n", a.initiative, seq, strings.ToUpper(hex.EncodeToString(res.TxHash)))
 		}
+		if token != nil {
+			fmt.Fprintf(w, "  voter key:   %x (your fresh key for this initiative)\n", []byte(k.Public()))
+		}
 		if res.Height > 0 {
 			fmt.Fprintf(w, "  committed at height %d\n", res.Height)
 		}

@@ -133,6 +133,30 @@ result:
 `},
 }
 
+// The anonymous demo: its spec needs the issuer's blind key, made with
+// the home, so the file is written then (demo-anonymous.yaml) and read
+// when the network starts.
+const (
+	devAnonInitiative = "aarhus-library-sundays"
+	devAnonFile       = "demo-anonymous.yaml"
+	devAnonSpec       = `# A demo anonymous consultation of ` + "`tabellad dev`" + `. See docs/anonymous-voting.md.
+id: aarhus-library-sundays
+kind: consultation
+title: Should the main library open on Sundays?
+options:
+  - {id: yes, title: "Yes"}
+  - {id: no, title: "No"}
+ballot:
+  revoting: true
+schedule:
+  opens: now
+  closes: +7d
+secrecy: anonymous
+eligibility:
+  issuers: [demo-registry]
+`
+)
+
 func newDevCmd() *cobra.Command {
 	var (
 		home                       string
@@ -240,6 +264,13 @@ func initDevHome(home, grpcAddr, rpcAddr, p2pAddr string, blockTime time.Duratio
 			return err
 		}
 	}
+	bk, err := client.CreateBlindKey(home, devChainID, devAnonInitiative, devIssuer, iss.Private, client.DefaultBlindKeyBits)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(home, devAnonFile), []byte(devAnonSpec+"blind_keys:\n"+client.BlindKeyYAML(bk.Registration())), 0o644); err != nil {
+		return err
+	}
 	return os.WriteFile(filepath.Join(home, "demo-initiative.yaml"), []byte(devSpec), 0o644)
 }
 
@@ -271,7 +302,11 @@ func devReady(ctx context.Context, out io.Writer, home string, n *app.Node, fres
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var pending []<-chan error
-	for _, d := range append([]struct{ id, file, spec string }{{devInitiative, "demo-initiative.yaml", devSpec}}, devDemos...) {
+	demos := append([]struct{ id, file, spec string }{{devInitiative, "demo-initiative.yaml", devSpec}}, devDemos...)
+	if b, err := os.ReadFile(filepath.Join(home, devAnonFile)); err == nil {
+		demos = append(demos, struct{ id, file, spec string }{devAnonInitiative, devAnonFile, string(b)})
+	}
+	for _, d := range demos {
 		_, err = c.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: d.id})
 		if status.Code(err) != codes.NotFound {
 			if err != nil {
@@ -327,6 +362,12 @@ More demos: the participatory budget aarhus-budget-2027 takes proposals for thre
 (tabella proposal submit --initiative aarhus-budget-2027 --key alice --id playground --title "A playground" --cost 60000),
 and the petition harbour-bath takes signatures (tabella petition sign --initiative harbour-bath --key bob).
 Their specs are demo-budget.yaml and demo-petition.yaml in the home.
+The anonymous consultation %s takes ballots signed by a fresh key with a blind-signed token
+(docs/anonymous-voting.md; the issuer's blind key is in blind-keys/, the spec in %s):
+  tabella credential request --initiative %s --issuer %s --key alice
+  tabella credential issue-blind --issuer-id %s --initiative %s --person alice --request %s
+  tabella credential finalize --initiative %s --key alice --response %s
+  tabella vote --initiative %s --key alice --option yes
 
 Stop with Ctrl-C; run again to resume, or with --reset to start over.
 `, state, info.ChainId, home, grpcAddr, grpcAddr, n.RPCAddr(), devOrganiser, devIssuer,
@@ -334,6 +375,11 @@ Stop with Ctrl-C; run again to resume, or with --reset to start over.
 		home, grpcAddr, devInitiative,
 		home, grpcAddr, devInitiative,
 		home, grpcAddr, devInitiative,
-		home, grpcAddr, devInitiative, hex.EncodeToString(alice.Public()))
+		home, grpcAddr, devInitiative, hex.EncodeToString(alice.Public()),
+		devAnonInitiative, devAnonFile,
+		devAnonInitiative, devIssuer,
+		devIssuer, devAnonInitiative, filepath.Join(home, "anonymous", devAnonInitiative, "alice.request.json"),
+		devAnonInitiative, filepath.Join(home, "anonymous", devAnonInitiative, "alice.response.json"),
+		devAnonInitiative)
 	return nil
 }

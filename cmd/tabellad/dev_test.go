@@ -157,7 +157,24 @@ func TestDevNetworkEndToEnd(t *testing.T) {
 		t.Fatalf("reflection: %v %v", rr, err)
 	}
 
-	// 8. Restart on the same home: everything is still there.
+	// 8. The anonymous demo, with the commands the network prints.
+	anonReq := filepath.Join(home, "anonymous", devAnonInitiative, "alice.request.json")
+	anonResp := filepath.Join(home, "anonymous", devAnonInitiative, "alice.response.json")
+	for _, args := range [][]string{
+		{"credential", "request", "--initiative", devAnonInitiative, "--issuer", devIssuer, "--key", "alice"},
+		{"credential", "issue-blind", "--issuer-id", devIssuer, "--initiative", devAnonInitiative, "--person", "alice", "--request", anonReq},
+		{"credential", "finalize", "--initiative", devAnonInitiative, "--key", "alice", "--response", anonResp},
+		{"vote", "--initiative", devAnonInitiative, "--key", "alice", "--option", "yes"},
+	} {
+		if out, err := cli(args...); err != nil {
+			t.Fatalf("tabella %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if !strings.Contains(node.Log(), "tabella credential finalize --initiative "+devAnonInitiative) {
+		t.Fatalf("the dev network does not print the anonymous demo:\n%s", node.Log())
+	}
+
+	// 9. Restart on the same home: everything is still there.
 	if err := node.Stop(30 * time.Second); err != nil {
 		t.Fatalf("stop: %v\n%s", err, node.Log())
 	}
