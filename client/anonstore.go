@@ -143,11 +143,16 @@ func LoadBlindKey(home, initiative, issuer string) (*BlindKeyFile, *rsa.PrivateK
 // BlindRequest is what a voter sends the issuer: the blinded token
 // message, which shows nothing of the voter key.
 type BlindRequest struct {
-	Version      string   `json:"version"`
-	ChainID      string   `json:"chain_id"`
-	InitiativeID string   `json:"initiative_id"`
-	IssuerID     string   `json:"issuer_id"`
-	Blinded      HexBytes `json:"blinded_message"`
+	Version      string `json:"version"`
+	ChainID      string `json:"chain_id"`
+	InitiativeID string `json:"initiative_id"`
+	IssuerID     string `json:"issuer_id"`
+	// BlindKeySHA256 names the blind key the voter blinded under (as the
+	// ledger holds it): the issuer refuses a request for another key
+	// before it records the person, so a voter's mistake does not use up
+	// their one token.
+	BlindKeySHA256 HexBytes `json:"blind_key_sha256"`
+	Blinded        HexBytes `json:"blinded_message"`
 }
 
 // BlindResponse is the issuer's answer: the blind signature.
@@ -195,6 +200,9 @@ func IssueBlind(home, initiative, issuer, person string, req *BlindRequest, now 
 		return nil, fmt.Errorf("the request is for %s/%s from issuer %s, this key is for %s/%s from %s", req.ChainID, req.InitiativeID, req.IssuerID, f.ChainID, initiative, issuer)
 	case person == "":
 		return nil, errors.New("the person id is empty")
+	}
+	if keyHash := sha256.Sum256(f.PublicKey); !hmac.Equal(req.BlindKeySHA256, keyHash[:]) {
+		return nil, fmt.Errorf("the request was blinded under another blind key (sha256 %x), not this issuer's key for %s (sha256 %x): the voter should run `tabella credential request` again against the chain", []byte(req.BlindKeySHA256), initiative, keyHash)
 	}
 	mac := hmac.New(sha256.New, f.RecordSecret)
 	mac.Write([]byte(person))
@@ -301,7 +309,8 @@ func NewAnonymousRequest(home, name, chainID, initiative string, bk *tabellav1.B
 	if err := writeNewJSON(AnonymousPath(home, initiative, name), a); err != nil {
 		return nil, nil, fmt.Errorf("store the anonymous key: %w", err)
 	}
-	return a, &BlindRequest{Version: BlindRequestVersion, ChainID: chainID, InitiativeID: initiative, IssuerID: bk.IssuerId, Blinded: blinded}, nil
+	keyHash := sha256.Sum256(bk.RsaPublicKey)
+	return a, &BlindRequest{Version: BlindRequestVersion, ChainID: chainID, InitiativeID: initiative, IssuerID: bk.IssuerId, BlindKeySHA256: keyHash[:], Blinded: blinded}, nil
 }
 
 // LoadAnonymous reads a voter's material for an initiative.

@@ -134,6 +134,11 @@ func TestIssueBlindOncePerPerson(t *testing.T) {
 	if _, err := IssueBlind(issuerHome, "poll", "registry", "0101901234", reqB, now); !errors.Is(err, ErrAlreadyIssued) {
 		t.Fatalf("second token for a person: %v", err)
 	}
+	wrongKey := *reqB
+	wrongKey.BlindKeySHA256 = make([]byte, 32)
+	if _, err := IssueBlind(issuerHome, "poll", "registry", "0303901111", &wrongKey, now); err == nil || !strings.Contains(err.Error(), "another blind key") {
+		t.Fatalf("request under another key: %v", err)
+	}
 	other := *reqB
 	other.InitiativeID = "other"
 	if _, err := IssueBlind(issuerHome, "poll", "registry", "0202905678", &other, now); err == nil {

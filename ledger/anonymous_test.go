@@ -418,3 +418,29 @@ func TestAnonymousRevokedIssuer(t *testing.T) {
 	w.passAll("drop-registry", &tabellav1.GovAction{Action: &tabellav1.GovAction_RevokeIssuer{RevokeIssuer: &tabellav1.RevokeIssuer{Id: "registry"}}})
 	w.checkCode(t, "revoked issuer", w.anonBallot("alice", "anon", tok, 1, 0), ledger.CodeIssuerRevoked)
 }
+
+// TestAnonymousBudgetProposals: in an anonymous budget, projects are
+// submitted in public with credentials (the proposal window has its own
+// eligibility); the ballots are anonymous.
+func TestAnonymousBudgetProposals(t *testing.T) {
+	w := newWorld(t)
+	ka := blindKey(t, "a")
+	anon := func(id string) *tabellav1.InitiativeSpec {
+		s := w.budgetSpec(id)
+		s.Proposals.Review = reviewNone
+		s.Proposals.GovernmentApprovals, s.Proposals.CivilSocietyApprovals = 0, 0
+		s.Proposals.Eligibility = residents()
+		s.Eligibility = &tabellav1.Eligibility{IssuerIds: []string{"registry"}}
+		s.Secrecy = tabellav1.Secrecy_SECRECY_ANONYMOUS
+		s.BlindKeys = []*tabellav1.BlindKey{attest(t, id, "registry", "registry", ka)}
+		return s
+	}
+	bad := anon("pb-bad")
+	bad.Proposals.Eligibility = nil
+	w.checkCode(t, "no eligibility for submitters", w.createTx(bad), ledger.CodeInvalidField)
+	w.mustOK(w.createTx(anon("pb")))
+	w.checkCode(t, "a public submission", w.submitTx("bob", "pb", "playground", 60_000), ledger.CodeOK)
+	w.until(w.initiative("pb").Spec.Schedule.VotingOpensAt)
+	w.checkCode(t, "an anonymous ballot", w.anonBallot("dora", "pb", token(t, "pb", "dora", derOf(t, ka), ka), 1, 0), ledger.CodeOK)
+	w.checkCode(t, "a credential ballot", w.ballot("bob", "pb", 1, 0), ledger.CodeWrongSecrecy)
+}
