@@ -187,6 +187,22 @@ the request to send to the issuer. The key and the blinding secret stay in
 			if bk == nil {
 				return fmt.Errorf("initiative %s takes tokens from %s, not from %q", initiative, strings.Join(issuers, ", "), issuer)
 			}
+			// The ledger checked the attestation at creation; checking it
+			// again here means a lying node cannot hand this voter a key
+			// of its own choosing (to single the voter out).
+			parties, err := cl.ListParties(ctx, &tabellav1.ListPartiesRequest{Height: res.Height})
+			if err != nil {
+				return apiError(err)
+			}
+			attested := false
+			for _, is := range parties.Issuers {
+				if is.Id == issuer && client.VerifyBlindKeyAttestation(chainID, initiative, is.PublicKey, bk) {
+					attested = true
+				}
+			}
+			if !attested {
+				return fmt.Errorf("the node's blind key for %s in %s is not attested by the issuer's registered key: ask another node", issuer, initiative)
+			}
 			a, req, err := client.NewAnonymousRequest(c.home, name, chainID, initiative, bk)
 			if err != nil {
 				return err
