@@ -234,56 +234,63 @@ func wrongScalar(rnd io.Reader) []byte {
 }
 
 func TestDKGCheatingDealerExcluded(t *testing.T) {
-	for name, share := range map[string][]byte{
-		"wrong share":          wrongScalar(testRand(1)),
-		"non-canonical scalar": scalarL,
-	} {
-		t.Run(name, func(t *testing.T) {
-			rnd := testRand(200)
-			c := newCeremony(t, rnd, 5, 3)
-			cheatingDeal(t, rnd, c, 2, 4, share) // dealer 2 cheats trustee 4
-			if err := VerifyDeal(c.params, c.deals[1]); err != nil {
-				t.Fatalf("a bad share is invisible to VerifyDeal: %v", err)
-			}
-			if err := c.keys[3].CheckShare(c.params, c.deals[1]); !errors.Is(err, ErrBadShare) {
-				t.Fatalf("trustee 4: got %v, want ErrBadShare", err)
-			}
-			q, shares, complaints := c.finish(t, rnd)
-			if len(complaints) != 1 || complaints[0].Dealer() != 2 || complaints[0].Complainer() != 4 {
-				t.Fatalf("complaints: %v", complaints)
-			}
-			if err := CheckComplaint(c.params, c.deals[1], complaints[0]); err != nil {
-				t.Fatalf("justified complaint rejected: %v", err)
-			}
-			for _, d := range q {
-				if d.Dealer() == 2 {
-					t.Fatal("cheating dealer qualified")
+	for _, n := range []int{4, 5} {
+		for name, share := range map[string][]byte{
+			"wrong share":          wrongScalar(testRand(1)),
+			"non-canonical scalar": scalarL,
+		} {
+			t.Run(fmt.Sprintf("n=%d/%s", n, name), func(t *testing.T) {
+				rnd := testRand(uint64(200 + n))
+				c := newCeremony(t, rnd, n, 3)
+				cheatingDeal(t, rnd, c, 2, 4, share) // dealer 2 cheats trustee 4
+				if err := VerifyDeal(c.params, c.deals[1]); err != nil {
+					t.Fatalf("a bad share is invisible to VerifyDeal: %v", err)
 				}
-			}
-			if len(q) != 4 {
-				t.Fatalf("%d qualified, want 4", len(q))
-			}
-			// The election still works without the cheater's contribution,
-			// and the cheater still holds a key share.
-			y, err := JointKey(q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tally, want := castBallots(t, rnd, y, approval(2, 1, 1), 5)
-			table, _ := NewDLogTable(100, 0)
-			var ps []*PartialDecryption
-			for _, s := range []*KeyShare{shares[1], shares[3], shares[4]} {
-				p, err := s.PartialDecrypt(rnd, nil, tally)
+				if err := c.keys[3].CheckShare(c.params, c.deals[1]); !errors.Is(err, ErrBadShare) {
+					t.Fatalf("trustee 4: got %v, want ErrBadShare", err)
+				}
+				q, shares, complaints := c.finish(t, rnd)
+				if len(complaints) != 1 || complaints[0].Dealer() != 2 || complaints[0].Complainer() != 4 {
+					t.Fatalf("complaints: %v", complaints)
+				}
+				if err := CheckComplaint(c.params, c.deals[1], complaints[0]); err != nil {
+					t.Fatalf("justified complaint rejected: %v", err)
+				}
+				for _, d := range q {
+					if d.Dealer() == 2 {
+						t.Fatal("cheating dealer qualified")
+					}
+				}
+				if len(q) != n-1 {
+					t.Fatalf("%d qualified, want %d", len(q), n-1)
+				}
+				// The election still works without the cheater's
+				// contribution; the cheater (trustee 2) and its victim
+				// (trustee 4) still hold valid key shares.
+				y, err := JointKey(q)
 				if err != nil {
 					t.Fatal(err)
 				}
-				ps = append(ps, p)
-			}
-			got, err := Combine(table, 3, tally, ps)
-			if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf("decrypted %v (%v), want %v", got, err, want)
-			}
-		})
+				tally, want := castBallots(t, rnd, y, approval(2, 1, 1), 5)
+				table, _ := NewDLogTable(100, 0)
+				var ps []*PartialDecryption
+				for _, s := range []*KeyShare{shares[1], shares[2], shares[3]} {
+					p, err := s.PartialDecrypt(rnd, nil, tally)
+					if err != nil {
+						t.Fatal(err)
+					}
+					vk, _ := VerificationKey(q, s.Index())
+					if err := VerifyPartial(nil, vk, tally, p); err != nil {
+						t.Fatal(err)
+					}
+					ps = append(ps, p)
+				}
+				got, err := Combine(table, 3, tally, ps)
+				if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("decrypted %v (%v), want %v", got, err, want)
+				}
+			})
+		}
 	}
 }
 
