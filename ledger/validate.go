@@ -181,6 +181,9 @@ func validateCastBallot(m *tabellav1.CastBallot) (*tabellav1.Credential, error) 
 		}
 		return nil, validateToken(m.Token)
 	}
+	if m.Credential == nil {
+		return nil, Errorf(CodeBadCredential, "ballot carries neither a credential (public initiatives) nor an anonymous token (anonymous initiatives)")
+	}
 	return DecodeCredential(m.Credential)
 }
 
