@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -115,7 +116,18 @@ secrecy: anonymous
 	h := regexp.MustCompile(`committed at height (\d+)`).FindStringSubmatch(last)
 	n, _ := strconv.ParseInt(h[1], 10, 64)
 	waitTip(t, s.ctx, s.c, n+2)
-	contains(t, s.ok("audit", "--rpc", s.rpc, "--genesis", filepath.Join(s.home, "config", "genesis.json")), "Audit passed")
+	genesis := filepath.Join(s.home, "config", "genesis.json")
+	contains(t, s.ok("audit", "--rpc", s.rpc, "--genesis", genesis), "Audit passed")
+	// The election record lists the fresh keys and recounts to the tally.
+	record := filepath.Join(dir, "record")
+	s.ok("audit", "export", "--rpc", s.rpc, "--genesis", genesis, "--initiative", "harbour-poll", "--out", record)
+	if sums := recount(t, filepath.Join(record, "ballots.csv")); sums["yes"] != 2 || sums["no"] != 0 {
+		t.Fatalf("recount from ballots.csv = %v", sums)
+	}
+	csv, _ := os.ReadFile(filepath.Join(record, "ballots.csv"))
+	if !strings.Contains(string(csv), fmt.Sprintf("%x", []byte(ann.VoterPublic))) {
+		t.Fatalf("ballots.csv lacks ann's fresh key:\n%s", csv)
+	}
 }
 
 func isCode(err error, code ledger.Code) bool {

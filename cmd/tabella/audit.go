@@ -287,7 +287,9 @@ tally.json      the tally at height %d; initiative.json the initiative with its
 
 Every row carries the voter's whole signed tx (hex, a tabella.v1.Tx): anyone can
 check the voter's ed25519 signature over "tabella/v1" || chain_id || body and the
-credential inside it (docs/protocol.md). ballot_hash is SHA-256 of tx.
+credential inside it, or in an anonymous initiative the blind-signed token, with
+the issuer's blind key in initiative.json (docs/protocol.md). ballot_hash is
+SHA-256 of tx.
 `, initiative, rep.ChainID, rep.Heights, rep.Heights)
 	if err := write("README.txt", []byte(readme)); err != nil {
 		return 0, err
