@@ -241,6 +241,23 @@ func IssueBlind(home, initiative, issuer, person string, req *BlindRequest, now 
 	return &BlindResponse{Version: BlindResponseVersion, ChainID: f.ChainID, InitiativeID: initiative, IssuerID: issuer, BlindSignature: sig}, nil
 }
 
+// IssuedCount is the number of persons an issuer blind-signed a token for
+// in an initiative: set against the initiative's turnout, it bounds what
+// the issuer's tokens can have cast.
+func IssuedCount(home, initiative, issuer string) (int, error) {
+	if err := checkIDs(initiative, issuer); err != nil {
+		return 0, err
+	}
+	var rec issuance
+	if err := readJSON(IssuanceRecordPath(home, initiative, issuer), &rec); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return len(rec.Issued), nil
+}
+
 // lockFile takes an exclusive lock by creating path; the returned function
 // releases it. A lock left by a crashed process must be removed by hand.
 func lockFile(path string) (func(), error) {

@@ -149,6 +149,9 @@ func TestIssueBlindOncePerPerson(t *testing.T) {
 	if strings.Contains(string(rec), "0101901234") || strings.Count(string(rec), `"person"`) != 1 {
 		t.Fatalf("record:\n%s", rec)
 	}
+	if n, err := IssuedCount(issuerHome, "poll", "registry"); err != nil || n != 1 {
+		t.Fatalf("issued count %d %v", n, err)
+	}
 	if err := a.Finish(voterHome, resp); err != nil {
 		t.Fatal(err)
 	}

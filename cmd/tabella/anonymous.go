@@ -128,8 +128,12 @@ token it signs to the ballot it will be used for.`,
 			if err := client.WriteJSONFile(out, resp); err != nil {
 				return err
 			}
-			return c.print(cmd.OutOrStdout(), map[string]string{"response": out}, func(w io.Writer) {
-				fmt.Fprintf(w, "Blind signature for %s written to %s; the person is recorded as served.\n", initiative, out)
+			n, err := client.IssuedCount(c.home, initiative, issuerID)
+			if err != nil {
+				return err
+			}
+			return c.print(cmd.OutOrStdout(), map[string]any{"response": out, "issued": n}, func(w io.Writer) {
+				fmt.Fprintf(w, "Blind signature for %s written to %s; the person is recorded as served (%d served so far).\n", initiative, out, n)
 			})
 		},
 	}

@@ -87,6 +87,8 @@ secrecy: anonymous
 	last := s.ok("vote", "--initiative", "harbour-poll", "--key", "ben", "--option", "yes", "--no-receipt")
 	contains(t, last, "sequence 2")
 	contains(t, s.ok("receipt", "verify", receipt, "--genesis", filepath.Join(s.home, "config", "genesis.json")), "✔ Your ballot is recorded and unaltered.")
+	// --voter takes the local name of a fresh key as well as its hex.
+	contains(t, s.ok("ballot", "--initiative", "harbour-poll", "--voter", "ben"), "sequence:    2", "issuer:      demo-registry")
 	tally, err := s.c.GetTally(s.ctx, &tabellav1.GetTallyRequest{InitiativeId: "harbour-poll"})
 	if err != nil || tally.Tally.Turnout != 2 || tally.Tally.Counts[0] != 2 || tally.Tally.Counts[1] != 0 {
 		t.Fatalf("tally %v %v", tally, err)

@@ -145,7 +145,7 @@ initiative's tally.`,
 		Example: "  tabella receipt get --initiative aarhus-parks --voter alice --out alice.json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			vk, err := voterKey(c, voter)
+			vk, err := voterKey(c, initiative, voter)
 			if err != nil {
 				return err
 			}
@@ -190,7 +190,7 @@ whether the voter's key has a ballot in the initiative. For a voter who was told
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			vk, err := voterKey(c, cVoter)
+			vk, err := voterKey(c, cInitiative, cVoter)
 			if err != nil {
 				return err
 			}
@@ -235,11 +235,13 @@ whether the voter's key has a ballot in the initiative. For a voter who was told
 
 var errAbsent = errors.New("no ballot is recorded for this voter")
 
-func voterKey(c *cli, s string) ([]byte, error) {
+// voterKey resolves --voter: a hex public key, or a key name (in an
+// anonymous initiative, the name of the voter's fresh key for it).
+func voterKey(c *cli, initiative, s string) ([]byte, error) {
 	if vk, err := client.ParsePublicKey(s); err == nil {
 		return vk, nil
 	}
-	k, err := client.LoadKey(c.home, s)
+	k, err := c.signingKey(initiative, s)
 	if err != nil {
 		return nil, fmt.Errorf("--voter %q is neither a hex public key nor a key name: %w", s, err)
 	}

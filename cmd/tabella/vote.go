@@ -417,14 +417,9 @@ func newBallotCmd(c *cli) *cobra.Command {
 		Example: "  tabella ballot --initiative aarhus-parks --voter 6e91abb6...190a",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			vk, err := client.ParsePublicKey(voter)
+			vk, err := voterKey(c, initiative, voter)
 			if err != nil {
-				// Accept a key name too.
-				k, kerr := client.LoadKey(c.home, voter)
-				if kerr != nil {
-					return fmt.Errorf("--voter: %w", err)
-				}
-				vk = k.Public()
+				return err
 			}
 			cl, ctx, done, err := c.dial(cmd)
 			if err != nil {
