@@ -258,7 +258,7 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 				res.Sent++
 				switch {
 				case err != nil:
-					res.Rejected["ERROR"]++
+					res.Rejected[errorClass(err)]++
 				case rejected != "":
 					res.Rejected[rejected]++
 				case h > 0:
@@ -457,4 +457,21 @@ func KVStoreTxs(n, size int) [][]byte {
 		txs[i] = []byte(key + val)
 	}
 	return txs
+}
+
+// errorClass names a failed submission for the rejection table: "ERROR: "
+// and the error's text with numbers blanked and cut short, so that the
+// same failure from many requests (a full mempool, a timeout, a refused
+// connection) lands in one row that says what it was.
+func errorClass(err error) string {
+	msg := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '#'
+		}
+		return r
+	}, err.Error())
+	if len(msg) > 80 {
+		msg = msg[:80]
+	}
+	return "ERROR: " + msg
 }
