@@ -21,8 +21,6 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 	idb "github.com/cosmos/iavl/db"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/syndtr/goleveldb/leveldb/filter"
-	"github.com/syndtr/goleveldb/leveldb/opt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -75,7 +73,7 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("cometbft_log_level %q: %w", conf.CometBFTLogLevel, err)
 	}
 
-	db, err := idb.NewGoLevelDBWithOpts("tabella", LedgerDBDir(home), ledgerDBOptions())
+	db, err := idb.NewGoLevelDB("tabella", LedgerDBDir(home))
 	if err != nil {
 		return nil, fmt.Errorf("open ledger database: %w", err)
 	}
@@ -286,20 +284,4 @@ func (c cometChain) SignedHeader(ctx context.Context, height int64) (*cmttypes.S
 	}
 	sh := res.SignedHeader
 	return &sh, set, nil
-}
-
-// ledgerDBOptions tunes goleveldb for the ledger's write pattern: every
-// block writes thousands of fresh IAVL nodes and fast-index entries, and
-// CheckTx and FinalizeBlock look up keys that mostly do not exist yet (a
-// voter's first ballot). A bloom filter answers those misses without
-// reading tables; a larger memtable means fewer, larger level-0 flushes and
-// so less compaction, which the profile showed at about 15% of a busy
-// node's CPU with the defaults (4 MiB memtable, 8 MiB block cache).
-func ledgerDBOptions() *opt.Options {
-	return &opt.Options{
-		Filter:              filter.NewBloomFilter(10),
-		WriteBuffer:         32 << 20,
-		BlockCacheCapacity:  32 << 20,
-		CompactionTableSize: 8 << 20,
-	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -137,7 +136,6 @@ func newStartCmd() *cobra.Command {
 // runNode starts a node and blocks until ctx ends; ready, if set, runs once
 // the node is up.
 func runNode(ctx context.Context, home string, ready func(*app.Node) error) error {
-	tuneGC()
 	n, err := app.OpenNode(home, nil)
 	if err != nil {
 		return err
@@ -177,24 +175,4 @@ func newShowValidatorCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&home, "home", defaultHome(), "node home directory")
 	return cmd
-}
-
-// Garbage-collector defaults for a node, each kept when the operator sets
-// the standard variable. A busy node allocates per tx (decoding, IAVL
-// nodes, CometBFT's mempool and gossip), and with Go's default GOGC=100
-// the collector took about a fifth of its CPU in profiles; collecting at
-// 4× the live heap instead, under a 1 GiB soft limit that brings the
-// collector back before the process outgrows that, buys the CPU back.
-const (
-	nodeGCPercent   = 400
-	nodeMemoryLimit = 1 << 30
-)
-
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(nodeGCPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(nodeMemoryLimit)
-	}
 }
