@@ -13,7 +13,9 @@ BT=${BENCH_BLOCK_TIME:-200ms}
 OUT=.bench
 rm -rf "$OUT" && mkdir -p "$OUT"
 # Every port the runs use must be free (other local networks use others).
-for p in 39090 39656 39657 39756 39757 $(seq 45100 45140) $(seq 45300 45340); do
+# They lie below Linux's ephemeral range (32768-60999), where the load
+# generator's own outgoing connections could take them.
+for p in 29090 29656 29657 29756 29757 $(seq 28100 28140) $(seq 28300 28340); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "port $p is in use; stop what holds it" >&2; exit 1; fi
 done
 make build >/dev/null
@@ -46,21 +48,21 @@ echo "== Go benchmarks"
 go test ./ledger -run '^$' -bench . -benchtime 10x | tee "$OUT/gobench.txt"
 
 echo "== single node: Tabella"
-bin/tabellad dev --home "$OUT/dev" --block-time "$BT" --grpc 127.0.0.1:39090 --rpc tcp://127.0.0.1:39657 --p2p tcp://127.0.0.1:39656 >"$OUT/dev.log" 2>&1 &
+bin/tabellad dev --home "$OUT/dev" --block-time "$BT" --grpc 127.0.0.1:29090 --rpc tcp://127.0.0.1:29657 --p2p tcp://127.0.0.1:29656 >"$OUT/dev.log" 2>&1 &
 pid=$!; pids+=("$pid")
-wait_grpc 127.0.0.1:39090 "$OUT/dev.log"; sleep 2
-bin/tabella --home "$OUT/dev" --node 127.0.0.1:39090 -o json bench --voters 600000 --duration "$DUR" \
+wait_grpc 127.0.0.1:29090 "$OUT/dev.log"; sleep 2
+bin/tabella --home "$OUT/dev" --node 127.0.0.1:29090 -o json bench --voters 600000 --duration "$DUR" \
   --concurrency 4096 --pid "$pid" --data-dir "$OUT/dev/data" >"$OUT/tabella-1.json"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 SIZE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx_bytes"])' "$OUT/tabella-1.json")
 
 echo "== single node: kvstore ($SIZE-byte txs)"
 "$CMT" init --home "$OUT/kv" >/dev/null 2>&1
-kvstore_config "$OUT/kv" 39756 39757
+kvstore_config "$OUT/kv" 29756 29757
 "$CMT" start --home "$OUT/kv" --proxy_app=persistent_kvstore >"$OUT/kv.log" 2>&1 &
 pid=$!; pids+=("$pid")
-wait_rpc 127.0.0.1:39757; sleep 2
-bin/tabella -o json bench kvstore --rpcs 127.0.0.1:39757 --tx-size "$SIZE" --txs 1200000 --duration "$DUR" \
+wait_rpc 127.0.0.1:29757; sleep 2
+bin/tabella -o json bench kvstore --rpcs 127.0.0.1:29757 --tx-size "$SIZE" --txs 1200000 --duration "$DUR" \
   --concurrency 512 --pid "$pid" --data-dir "$OUT/kv/data" >"$OUT/kvstore-1.json"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
@@ -70,16 +72,16 @@ import sys, re
 src = open("testnet/parties.yaml").read()
 open(sys.argv[1], "w").write(re.sub(r"\nobservers:.*", "\n", src, flags=re.S))
 PY
-bin/tabellad testnet --parties "$OUT/parties.yaml" --output "$OUT/net" --base-port 45100 --block-time "$BT" >/dev/null
+bin/tabellad testnet --parties "$OUT/parties.yaml" --output "$OUT/net" --base-port 28100 --block-time "$BT" >/dev/null
 tpids=()
 for n in city-council regional-office residents-union open-vote-watch; do
   bin/tabellad start --home "$OUT/net/$n" >"$OUT/net/$n.log" 2>&1 &
   tpids+=("$!"); pids+=("$!")
 done
 names=(city-council regional-office residents-union open-vote-watch)
-for i in 0 1 2 3; do wait_grpc "127.0.0.1:$((45102 + 10 * i))" "$OUT/net/${names[$i]}.log"; done; sleep 3
-bin/tabella --home "$OUT/net" -o json bench --nodes 127.0.0.1:45102,127.0.0.1:45112,127.0.0.1:45122,127.0.0.1:45132 \
-  --rpc 127.0.0.1:45101 --organiser citizen-services --organiser-key citizen-services \
+for i in 0 1 2 3; do wait_grpc "127.0.0.1:$((28102 + 10 * i))" "$OUT/net/${names[$i]}.log"; done; sleep 3
+bin/tabella --home "$OUT/net" -o json bench --nodes 127.0.0.1:28102,127.0.0.1:28112,127.0.0.1:28122,127.0.0.1:28132 \
+  --rpc 127.0.0.1:28101 --organiser citizen-services --organiser-key citizen-services \
   --issuer population-registry --issuer-key population-registry --voters 400000 --duration "$DUR" \
   --concurrency 4096 $(printf -- '--pid %s ' "${tpids[@]}") --data-dir "$OUT/net/city-council/data" >"$OUT/tabella-4.json"
 for p in "${tpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
@@ -89,18 +91,18 @@ echo "== four validators: kvstore"
 peers=""
 for i in 0 1 2 3; do
   id=$("$CMT" show_node_id --home "$OUT/kvnet/node$i")
-  peers="$peers${peers:+,}$id@127.0.0.1:$((45300 + 10 * i))"
+  peers="$peers${peers:+,}$id@127.0.0.1:$((28300 + 10 * i))"
 done
 kpids=()
 for i in 0 1 2 3; do
   h="$OUT/kvnet/node$i"
-  kvstore_config "$h" $((45300 + 10 * i)) $((45301 + 10 * i))
+  kvstore_config "$h" $((28300 + 10 * i)) $((28301 + 10 * i))
   sed -i -e "s|^persistent_peers = .*|persistent_peers = \"$peers\"|" "$h/config/config.toml"
   "$CMT" start --home "$h" --proxy_app=persistent_kvstore >"$h.log" 2>&1 &
   kpids+=("$!"); pids+=("$!")
 done
-for i in 0 1 2 3; do wait_rpc "127.0.0.1:$((45301 + 10 * i))"; done; sleep 3
-bin/tabella -o json bench kvstore --rpcs 127.0.0.1:45301,127.0.0.1:45311,127.0.0.1:45321,127.0.0.1:45331 \
+for i in 0 1 2 3; do wait_rpc "127.0.0.1:$((28301 + 10 * i))"; done; sleep 3
+bin/tabella -o json bench kvstore --rpcs 127.0.0.1:28301,127.0.0.1:28311,127.0.0.1:28321,127.0.0.1:28331 \
   --tx-size "$SIZE" --txs 1200000 --duration "$DUR" --concurrency 512 $(printf -- '--pid %s ' "${kpids[@]}") \
   --data-dir "$OUT/kvnet/node0/data" >"$OUT/kvstore-4.json"
 for p in "${kpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -131,9 +132,17 @@ func newBenchKVStoreCmd(c *cli) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			// One connection per request in flight, kept open: the default
+			// transport keeps two idle connections per host, so hundreds of
+			// concurrent requests would each dial anew and exhaust the
+			// machine's ephemeral ports in TIME_WAIT.
+			httpClient := &http.Client{Transport: &http.Transport{
+				DisableCompression:  true,
+				MaxIdleConnsPerHost: max(2, o.Concurrency),
+			}}
 			clients := make([]*rpchttp.HTTP, len(rpcs))
 			for i, a := range rpcs {
-				r, err := rpchttp.New(rpcURL(a), "/websocket")
+				r, err := rpchttp.NewWithClient(rpcURL(a), "/websocket", httpClient)
 				if err != nil {
 					return err
 				}
