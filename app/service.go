@@ -76,13 +76,13 @@ func grpcCode(c ledger.Code) codes.Code {
 		return codes.OK
 	case ledger.CodeMalformedTx, ledger.CodeTxTooLarge, ledger.CodeWrongChainID, ledger.CodeInvalidField,
 		ledger.CodeSelectionCount, ledger.CodeUnknownOption, ledger.CodeOverBudget, ledger.CodeBelowMinShare, ledger.CodeWrongKind,
-		ledger.CodeWrongSecrecy:
+		ledger.CodeWrongSecrecy, ledger.CodeBadSealedBallot, ledger.CodeBadDeal, ledger.CodeBadDecryptionShare:
 		return codes.InvalidArgument
 	case ledger.CodeBadSignature:
 		return codes.Unauthenticated
 	case ledger.CodeUnauthorized, ledger.CodeIneligible, ledger.CodeCredentialExpired, ledger.CodeUnknownIssuer,
 		ledger.CodeIssuerRevoked, ledger.CodeBadCredential, ledger.CodeIssuerNotAccepted, ledger.CodeOrganiserRevoked,
-		ledger.CodeBadToken, ledger.CodeBadBlindKey:
+		ledger.CodeBadToken, ledger.CodeBadBlindKey, ledger.CodeNotTrustee:
 		return codes.PermissionDenied
 	case ledger.CodeNotFound:
 		return codes.NotFound
@@ -91,7 +91,8 @@ func grpcCode(c ledger.Code) codes.Code {
 	case ledger.CodeAlreadyExists, ledger.CodeReplay, ledger.CodeAlreadyVoted, ledger.CodeAlreadyReviewed, ledger.CodeAlreadySigned:
 		return codes.AlreadyExists
 	case ledger.CodeNotOpen, ledger.CodeRevotingDisabled, ledger.CodeProposalClosed, ledger.CodeInitiativeNotActive,
-		ledger.CodeWrongPhase, ledger.CodeLimitReached, ledger.CodeWithdrawalDisabled:
+		ledger.CodeWrongPhase, ledger.CodeLimitReached, ledger.CodeWithdrawalDisabled, ledger.CodeKeyNotReady,
+		ledger.CodeComplaintRejected:
 		return codes.FailedPrecondition
 	default:
 		return codes.Internal

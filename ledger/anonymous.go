@@ -49,7 +49,9 @@ const (
 )
 
 // Anonymous reports whether an initiative spec takes anonymous tokens.
-func Anonymous(s *tabellav1.InitiativeSpec) bool { return s.GetSecrecy() == secrecyAnonymous }
+func Anonymous(s *tabellav1.InitiativeSpec) bool {
+	return s.GetSecrecy() == secrecyAnonymous || s.GetSecrecy() == secrecyAnonymousSealed
+}
 
 // BlindKeySignBytes returns the bytes an issuer signs with its registered
 // ed25519 key to attest its RSA blind-signing key for an initiative. The
@@ -125,16 +127,19 @@ func VerifyToken(der, msg, sig []byte) bool {
 // blind-signs.
 func validateSecrecy(s *tabellav1.InitiativeSpec) error {
 	switch s.Secrecy {
-	case secrecyUnspecified, secrecyPublic:
+	case secrecyUnspecified, secrecyPublic, secrecySealed:
 		if len(s.BlindKeys) != 0 {
-			return fieldErrorf("blind_keys", "blind keys apply only to an anonymous initiative (secrecy: anonymous)")
+			return fieldErrorf("blind_keys", "blind keys apply only to an anonymous initiative (secrecy: anonymous or anonymous_sealed)")
 		}
-		return nil
-	case secrecySealed, secrecyAnonymousSealed:
-		return codedFieldErrorf(CodeNotSupported, "secrecy", "secrecy %s is not supported yet: sealed ballots are being built; use public or anonymous", secrecyName(s.Secrecy))
-	case secrecyAnonymous:
+		return validateSealed(s)
+	case secrecyAnonymous, secrecyAnonymousSealed:
+		// Sealing is independent of who may cast: an ANONYMOUS_SEALED
+		// initiative passes both sets of checks.
+		if err := validateSealed(s); err != nil {
+			return err
+		}
 	default:
-		return fieldErrorf("secrecy", "secrecy %d is not one of PUBLIC, ANONYMOUS", s.Secrecy)
+		return fieldErrorf("secrecy", "secrecy %d is not one of PUBLIC, ANONYMOUS, SEALED, ANONYMOUS_SEALED", s.Secrecy)
 	}
 	e := s.Eligibility
 	if len(e.GetPredicates()) > 0 {

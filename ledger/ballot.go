@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tabella/tabella/ledger/sealed"
 	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
 
@@ -88,8 +89,22 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 		issuerID = d.Credential.IssuerId
 	}
 	rules := spec.Ballot
+	var sealedBallot *sealed.Ballot
+	switch sealedMode := Sealed(spec); {
+	case sealedMode && len(m.SealedBallot) == 0:
+		return Errorf(CodeWrongSecrecy, "initiative %q is sealed: a ballot carries encrypted selections with their proofs (`tabella vote` encrypts automatically), not plain selections", m.InitiativeId)
+	case !sealedMode && len(m.SealedBallot) != 0:
+		return Errorf(CodeWrongSecrecy, "initiative %q is not sealed: a ballot carries plain selections, not an encrypted ballot", m.InitiativeId)
+	case sealedMode:
+		// The proofs replace every selection check below: the number of
+		// selections and the budget are proven, not seen.
+		if sealedBallot, err = c.checkSealedBallot(d, m); err != nil {
+			return err
+		}
+	}
 	n := uint32(len(m.Selections))
 	switch {
+	case sealedBallot != nil:
 	case spec.Kind == kindPetition:
 		if n != 0 {
 			return Errorf(CodeSelectionCount, "a petition signature selects nothing; this one selects %d options", n)
@@ -115,7 +130,7 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 			return Errorf(CodeUnknownOption, "option index %d does not exist (the initiative has %d options)", s, options)
 		}
 	}
-	if spec.Kind == kindBudget {
+	if spec.Kind == kindBudget && sealedBallot == nil {
 		if err := c.checkBudgetRule(m.InitiativeId, spec.Budget, m.Selections); err != nil {
 			return err
 		}
@@ -156,6 +171,18 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 			}
 		}
 	}
+	if sealedBallot != nil {
+		// A revote divides the superseded ciphertexts out of the tally.
+		var old *sealed.Ballot
+		if live && prev.Sealed {
+			if old, err = recordedSealedBallot(&prev); err != nil {
+				return err
+			}
+		}
+		if err := moveSealed(&tally, options, old, sealedBallot); err != nil {
+			return err
+		}
+	}
 	if !live {
 		tally.Turnout++
 	}
@@ -180,6 +207,7 @@ func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
 		BallotHash:   d.Hash,
 		Height:       c.height,
 		Tx:           d.Raw,
+		Sealed:       sealedBallot != nil,
 	})
 	return nil
 }
@@ -248,6 +276,15 @@ func (c *execCtx) withdrawBallot(d *DecodedTx, m *tabellav1.WithdrawBallot) erro
 	c.put(HistoryKey(m.InitiativeId, voter, prev.Sequence), &prev)
 	for _, s := range prev.Selections {
 		if err := c.addCount(m.InitiativeId, s, -1); err != nil {
+			return err
+		}
+	}
+	if prev.Sealed {
+		old, err := recordedSealedBallot(&prev)
+		if err != nil {
+			return err
+		}
+		if err := moveSealed(&tally, optionCount(in, &tally), old, nil); err != nil {
 			return err
 		}
 	}

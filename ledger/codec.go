@@ -162,8 +162,11 @@ func decodeTx(chainID string, raw []byte, sigs *SigCache) (*DecodedTx, error) {
 
 // msgTxLimit is the size cap of a tx carrying msg.
 func msgTxLimit(msg any) (int, string) {
-	switch msg.(type) {
+	switch m := msg.(type) {
 	case *tabellav1.TxBody_CastBallot:
+		if len(m.CastBallot.GetSealedBallot()) != 0 {
+			return MaxSealedBallotTxBytes, "sealed ballot"
+		}
 		return MaxBallotTxBytes, "ballot"
 	case *tabellav1.TxBody_SubmitProposal:
 		return MaxSubmissionTxBytes, "proposal"
@@ -175,6 +178,14 @@ func msgTxLimit(msg any) (int, string) {
 		return MaxSmallTxBytes, "withdrawal"
 	case *tabellav1.TxBody_CancelInitiative:
 		return MaxSmallTxBytes, "cancellation"
+	case *tabellav1.TxBody_RegisterTrusteeKey:
+		return MaxSmallTxBytes, "trustee key"
+	case *tabellav1.TxBody_TrusteeComplaint:
+		return MaxSmallTxBytes, "complaint"
+	case *tabellav1.TxBody_TrusteeDeal:
+		return MaxSubmissionTxBytes, "deal"
+	case *tabellav1.TxBody_DecryptionShare:
+		return MaxSubmissionTxBytes, "decryption share"
 	}
 	return MaxTxBytes, "a"
 }

@@ -51,6 +51,13 @@ const (
 	CodeBadToken            Code = 34
 	CodeBadBlindKey         Code = 35
 	CodeNotSupported        Code = 36
+	// Sealed ballots (docs/protocol.md §5.11).
+	CodeBadSealedBallot    Code = 37
+	CodeKeyNotReady        Code = 38
+	CodeBadDeal            Code = 39
+	CodeComplaintRejected  Code = 40
+	CodeBadDecryptionShare Code = 41
+	CodeNotTrustee         Code = 42
 )
 
 var codeNames = map[Code]string{
@@ -91,6 +98,12 @@ var codeNames = map[Code]string{
 	CodeBadToken:            "BAD_TOKEN",
 	CodeBadBlindKey:         "BAD_BLIND_KEY",
 	CodeNotSupported:        "NOT_SUPPORTED",
+	CodeBadSealedBallot:     "BAD_SEALED_BALLOT",
+	CodeKeyNotReady:         "KEY_NOT_READY",
+	CodeBadDeal:             "BAD_DEAL",
+	CodeComplaintRejected:   "COMPLAINT_REJECTED",
+	CodeBadDecryptionShare:  "BAD_DECRYPTION_SHARE",
+	CodeNotTrustee:          "NOT_TRUSTEE",
 }
 
 // String returns the code's stable upper-case name, e.g. "BAD_SIGNATURE".

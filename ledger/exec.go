@@ -73,6 +73,14 @@ func (c *execCtx) deliver(d *DecodedTx) error {
 		return c.withdrawBallot(d, m.WithdrawBallot)
 	case *tabellav1.TxBody_CancelInitiative:
 		return c.cancelInitiative(d, m.CancelInitiative)
+	case *tabellav1.TxBody_RegisterTrusteeKey:
+		return c.registerTrusteeKey(d, m.RegisterTrusteeKey)
+	case *tabellav1.TxBody_TrusteeDeal:
+		return c.trusteeDeal(d, m.TrusteeDeal)
+	case *tabellav1.TxBody_TrusteeComplaint:
+		return c.trusteeComplaint(d, m.TrusteeComplaint)
+	case *tabellav1.TxBody_DecryptionShare:
+		return c.decryptionShare(d, m.DecryptionShare)
 	default:
 		return Errorf(CodeMalformedTx, "unknown message type %T", m)
 	}

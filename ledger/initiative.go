@@ -117,6 +117,11 @@ func (c *execCtx) createInitiative(d *DecodedTx, m *tabellav1.CreateInitiative) 
 			return err
 		}
 	}
+	if Sealed(spec) {
+		if err := c.setupSealed(spec); err != nil {
+			return err
+		}
+	}
 	status := PhaseAt(spec, c.time)
 	in := &tabellav1.Initiative{
 		Spec:          spec,
@@ -145,7 +150,11 @@ func (c *execCtx) createInitiative(d *DecodedTx, m *tabellav1.CreateInitiative) 
 		}
 	}
 	c.saveInitiative(in)
-	c.put(TallyKey(spec.Id), &tabellav1.Tally{InitiativeId: spec.Id, Height: c.height, OptionCount: uint32(len(spec.Options))})
+	tally := &tabellav1.Tally{InitiativeId: spec.Id, Height: c.height, OptionCount: uint32(len(spec.Options))}
+	if Sealed(spec) {
+		tally.Encrypted = emptySealedTally(len(spec.Options))
+	}
+	c.put(TallyKey(spec.Id), tally)
 	if spec.Kind == kindBudget {
 		// Ballots read the cost of each selected project from its
 		// option key, never the whole list.

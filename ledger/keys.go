@@ -24,6 +24,11 @@ const (
 	prefixSubmitter  = "pn/"
 	prefixProgress   = "cl/"
 	prefixBlindKey   = "bk/"
+	prefixTrustee    = "tk/"
+	prefixSealed     = "sealed/"
+	prefixDeal       = "sdl/"
+	prefixComplaint  = "scp/"
+	prefixShare      = "ssh/"
 )
 
 var (
@@ -125,6 +130,32 @@ func BlindKeyKey(id, issuer string) []byte {
 	return []byte(prefixBlindKey + id + "/" + issuer)
 }
 
+// TrusteeKeyKey is "tk/" || party_id: the party's registered trustee
+// transport key, the raw 32-byte ristretto255 encoding.
+func TrusteeKeyKey(party string) []byte { return []byte(prefixTrustee + party) }
+
+// SealedKey is "sealed/" || initiative_id: the SealedState of a sealed
+// initiative.
+func SealedKey(id string) []byte { return []byte(prefixSealed + id) }
+
+// DealKey is "sdl/" || initiative_id || "/" || uint32be(trustee index): a
+// trustee's deal, the raw ledger/sealed Deal encoding as posted.
+func DealKey(id string, trustee uint32) []byte {
+	return concat([]byte(prefixDeal+id+"/"), be32(trustee))
+}
+
+// ComplaintKey is "scp/" || initiative_id || "/" || uint32be(dealer) ||
+// uint32be(complainer): an upheld complaint, the raw Complaint encoding.
+func ComplaintKey(id string, dealer, complainer uint32) []byte {
+	return concat([]byte(prefixComplaint+id+"/"), be32(dealer), be32(complainer))
+}
+
+// ShareKey is "ssh/" || initiative_id || "/" || uint32be(trustee index): a
+// trustee's valid decryption share, the raw PartialDecryption encoding.
+func ShareKey(id string, trustee uint32) []byte {
+	return concat([]byte(prefixShare+id+"/"), be32(trustee))
+}
+
 // Queue event kinds: scheduled transitions processed at the first block
 // whose time is at or past the event time.
 const (
@@ -134,6 +165,7 @@ const (
 	eventOpenProposals  byte = 4
 	eventCloseProposals byte = 5
 	eventContinueTally  byte = 6
+	eventKeyCeremony    byte = 7
 )
 
 // queueKey is "q/" || uint64be(unix time) || kind || id.

@@ -387,6 +387,8 @@ func (l *Ledger) runQueue(ctx *execCtx) error {
 			err = ctx.continueCount(id)
 		case eventGovDeadline:
 			err = ctx.expireProposal(id)
+		case eventKeyCeremony:
+			err = ctx.finishCeremony(id)
 		default:
 			err = fmt.Errorf("unknown queue event kind %d", kind)
 		}
@@ -480,6 +482,9 @@ func (l *Ledger) PreVerify(raw []byte) error {
 		l.batcher.Verify(items)
 	}
 	l.preverifyToken(raw, committed)
+	if it, ok := l.sealedOf(raw, committed); ok {
+		_, _ = VerifySealedBallot(l.sigs, l.chainID, it.st, it.voter, it.raw)
+	}
 	// With the signatures cached, decoding gives CheckTx's verdict on the
 	// envelope and the signature.
 	_, err := decodeTx(l.chainID, raw, l.sigs)
@@ -522,6 +527,7 @@ func (l *Ledger) preverifyBlock(txs [][]byte) {
 	}
 	l.sigs.verifyBatch(items)
 	l.preverifyTokens(txs)
+	l.preverifySealed(txs, l.tree)
 }
 
 // tokenItem is an anonymous token to verify.

@@ -23,6 +23,9 @@ func (c *execCtx) beginCount(in *tabellav1.Initiative) error {
 	if in.Spec.Kind == kindElection {
 		prog.Seed = append([]byte{}, c.blockHash...)
 	}
+	if Sealed(in.Spec) {
+		return c.beginSealedCount(in, prog)
+	}
 	return c.countStep(in, prog)
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 
+	"github.com/tabella/tabella/ledger/sealed"
 	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
 
@@ -151,6 +152,20 @@ func validateBody(d *DecodedTx) error {
 			return err
 		}
 		return checkText("cancellation reason", m.CancelInitiative.Reason, MaxNoteLen, true)
+	case *tabellav1.TxBody_RegisterTrusteeKey:
+		if err := checkID("party_id", m.RegisterTrusteeKey.PartyId); err != nil {
+			return err
+		}
+		if len(m.RegisterTrusteeKey.PublicKey) != sealed.ElementSize {
+			return Errorf(CodeInvalidField, "trustee key is %d bytes, a ristretto255 key is %d", len(m.RegisterTrusteeKey.PublicKey), sealed.ElementSize)
+		}
+		return nil
+	case *tabellav1.TxBody_TrusteeDeal:
+		return validateTrusteeMsg(m.TrusteeDeal.InitiativeId, m.TrusteeDeal.PartyId, "deal", m.TrusteeDeal.Deal)
+	case *tabellav1.TxBody_TrusteeComplaint:
+		return validateTrusteeMsg(m.TrusteeComplaint.InitiativeId, m.TrusteeComplaint.PartyId, "complaint", m.TrusteeComplaint.Complaint)
+	case *tabellav1.TxBody_DecryptionShare:
+		return validateTrusteeMsg(m.DecryptionShare.InitiativeId, m.DecryptionShare.PartyId, "decryption share", m.DecryptionShare.Share)
 	case nil:
 		return Errorf(CodeMalformedTx, "tx body carries no message")
 	default:
@@ -173,6 +188,9 @@ func validateCastBallot(m *tabellav1.CastBallot) (*tabellav1.Credential, error) 
 			return nil, Errorf(CodeInvalidField, "selections must be distinct option indexes in increasing order")
 		}
 	}
+	if len(m.SealedBallot) != 0 && len(m.Selections) != 0 {
+		return nil, Errorf(CodeInvalidField, "a sealed ballot carries its selections encrypted: selections must be empty")
+	}
 	if m.Token != nil {
 		// An anonymous ballot: the token replaces the credential, and
 		// whether the initiative takes tokens is decided with state.
@@ -185,6 +203,22 @@ func validateCastBallot(m *tabellav1.CastBallot) (*tabellav1.Credential, error) 
 		return nil, Errorf(CodeBadCredential, "ballot carries neither a credential (public initiatives) nor an anonymous token (anonymous initiatives)")
 	}
 	return DecodeCredential(m.Credential)
+}
+
+// validateTrusteeMsg checks the ids of a trustee's key ceremony or
+// decryption message and that it carries its payload; the payload itself
+// is decoded and checked with state.
+func validateTrusteeMsg(initiative, party, what string, payload []byte) error {
+	if err := checkID("initiative_id", initiative); err != nil {
+		return err
+	}
+	if err := checkID("party_id", party); err != nil {
+		return err
+	}
+	if len(payload) == 0 {
+		return Errorf(CodeInvalidField, "the %s is missing", what)
+	}
+	return nil
 }
 
 func validateSubmitProposal(m *tabellav1.SubmitProposal) (*tabellav1.Credential, error) {

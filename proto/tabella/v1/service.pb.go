@@ -1732,6 +1732,243 @@ func (x *ListProposalsResponse) GetHeight() int64 {
 	return 0
 }
 
+type GetSealedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId  string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSealedRequest) Reset() {
+	*x = GetSealedRequest{}
+	mi := &file_tabella_v1_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSealedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSealedRequest) ProtoMessage() {}
+
+func (x *GetSealedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSealedRequest.ProtoReflect.Descriptor instead.
+func (*GetSealedRequest) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetSealedRequest) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *GetSealedRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetSealedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state is unset when the initiative is not sealed (or does not exist).
+	State *SealedState `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// deals[i] is the deal of the trustee state.dealt[i].
+	Deals [][]byte `protobuf:"bytes,2,rep,name=deals,proto3" json:"deals,omitempty"`
+	// complaints are the upheld complaints in (dealer, complainer) order.
+	Complaints [][]byte `protobuf:"bytes,3,rep,name=complaints,proto3" json:"complaints,omitempty"`
+	// shares[i] is the decryption share of the trustee state.shared[i].
+	Shares        [][]byte `protobuf:"bytes,4,rep,name=shares,proto3" json:"shares,omitempty"`
+	Height        int64    `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSealedResponse) Reset() {
+	*x = GetSealedResponse{}
+	mi := &file_tabella_v1_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSealedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSealedResponse) ProtoMessage() {}
+
+func (x *GetSealedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSealedResponse.ProtoReflect.Descriptor instead.
+func (*GetSealedResponse) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetSealedResponse) GetState() *SealedState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *GetSealedResponse) GetDeals() [][]byte {
+	if x != nil {
+		return x.Deals
+	}
+	return nil
+}
+
+func (x *GetSealedResponse) GetComplaints() [][]byte {
+	if x != nil {
+		return x.Complaints
+	}
+	return nil
+}
+
+func (x *GetSealedResponse) GetShares() [][]byte {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
+}
+
+func (x *GetSealedResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetTrusteeKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PartyId       string                 `protobuf:"bytes,1,opt,name=party_id,json=partyId,proto3" json:"party_id,omitempty"`
+	Height        int64                  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTrusteeKeyRequest) Reset() {
+	*x = GetTrusteeKeyRequest{}
+	mi := &file_tabella_v1_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTrusteeKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTrusteeKeyRequest) ProtoMessage() {}
+
+func (x *GetTrusteeKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTrusteeKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetTrusteeKeyRequest) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetTrusteeKeyRequest) GetPartyId() string {
+	if x != nil {
+		return x.PartyId
+	}
+	return ""
+}
+
+func (x *GetTrusteeKeyRequest) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type GetTrusteeKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// public_key is empty when the party has not registered one.
+	PublicKey     []byte `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	Height        int64  `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTrusteeKeyResponse) Reset() {
+	*x = GetTrusteeKeyResponse{}
+	mi := &file_tabella_v1_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTrusteeKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTrusteeKeyResponse) ProtoMessage() {}
+
+func (x *GetTrusteeKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTrusteeKeyResponse.ProtoReflect.Descriptor instead.
+func (*GetTrusteeKeyResponse) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetTrusteeKeyResponse) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *GetTrusteeKeyResponse) GetHeight() int64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
 var File_tabella_v1_service_proto protoreflect.FileDescriptor
 
 const file_tabella_v1_service_proto_rawDesc = "" +
@@ -1856,12 +2093,30 @@ const file_tabella_v1_service_proto_rawDesc = "" +
 	"\x15ListProposalsResponse\x122\n" +
 	"\tproposals\x18\x01 \x03(\v2\x14.tabella.v1.ProposalR\tproposals\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x16\n" +
-	"\x06height\x18\x03 \x01(\x03R\x06height*i\n" +
+	"\x06height\x18\x03 \x01(\x03R\x06height\"O\n" +
+	"\x10GetSealedRequest\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"\xa8\x01\n" +
+	"\x11GetSealedResponse\x12-\n" +
+	"\x05state\x18\x01 \x01(\v2\x17.tabella.v1.SealedStateR\x05state\x12\x14\n" +
+	"\x05deals\x18\x02 \x03(\fR\x05deals\x12\x1e\n" +
+	"\n" +
+	"complaints\x18\x03 \x03(\fR\n" +
+	"complaints\x12\x16\n" +
+	"\x06shares\x18\x04 \x03(\fR\x06shares\x12\x16\n" +
+	"\x06height\x18\x05 \x01(\x03R\x06height\"I\n" +
+	"\x14GetTrusteeKeyRequest\x12\x19\n" +
+	"\bparty_id\x18\x01 \x01(\tR\apartyId\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height\"N\n" +
+	"\x15GetTrusteeKeyResponse\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x01 \x01(\fR\tpublicKey\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x03R\x06height*i\n" +
 	"\aTxStage\x12\x18\n" +
 	"\x14TX_STAGE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TX_STAGE_COMMITTED\x10\x01\x12\x15\n" +
 	"\x11TX_STAGE_PROVABLE\x10\x02\x12\x15\n" +
-	"\x11TX_STAGE_REJECTED\x10\x032\xb6\b\n" +
+	"\x11TX_STAGE_REJECTED\x10\x032\xd6\t\n" +
 	"\x0eTabellaService\x12N\n" +
 	"\vBroadcastTx\x12\x1e.tabella.v1.BroadcastTxRequest\x1a\x1f.tabella.v1.BroadcastTxResponse\x12T\n" +
 	"\rGetInitiative\x12 .tabella.v1.GetInitiativeRequest\x1a!.tabella.v1.GetInitiativeResponse\x12Z\n" +
@@ -1876,7 +2131,9 @@ const file_tabella_v1_service_proto_rawDesc = "" +
 	"\aWatchTx\x12\x1a.tabella.v1.WatchTxRequest\x1a\x1b.tabella.v1.WatchTxResponse0\x01\x12\\\n" +
 	"\x0fWatchInitiative\x12\".tabella.v1.WatchInitiativeRequest\x1a#.tabella.v1.WatchInitiativeResponse0\x01\x12N\n" +
 	"\vGetProposal\x12\x1e.tabella.v1.GetProposalRequest\x1a\x1f.tabella.v1.GetProposalResponse\x12T\n" +
-	"\rListProposals\x12 .tabella.v1.ListProposalsRequest\x1a!.tabella.v1.ListProposalsResponseB7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
+	"\rListProposals\x12 .tabella.v1.ListProposalsRequest\x1a!.tabella.v1.ListProposalsResponse\x12H\n" +
+	"\tGetSealed\x12\x1c.tabella.v1.GetSealedRequest\x1a\x1d.tabella.v1.GetSealedResponse\x12T\n" +
+	"\rGetTrusteeKey\x12 .tabella.v1.GetTrusteeKeyRequest\x1a!.tabella.v1.GetTrusteeKeyResponseB7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
 
 var (
 	file_tabella_v1_service_proto_rawDescOnce sync.Once
@@ -1891,7 +2148,7 @@ func file_tabella_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_tabella_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tabella_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_tabella_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_tabella_v1_service_proto_goTypes = []any{
 	(TxStage)(0),                    // 0: tabella.v1.TxStage
 	(*BroadcastTxRequest)(nil),      // 1: tabella.v1.BroadcastTxRequest
@@ -1921,72 +2178,82 @@ var file_tabella_v1_service_proto_goTypes = []any{
 	(*GetProposalResponse)(nil),     // 25: tabella.v1.GetProposalResponse
 	(*ListProposalsRequest)(nil),    // 26: tabella.v1.ListProposalsRequest
 	(*ListProposalsResponse)(nil),   // 27: tabella.v1.ListProposalsResponse
-	(*Initiative)(nil),              // 28: tabella.v1.Initiative
-	(InitiativeStatus)(0),           // 29: tabella.v1.InitiativeStatus
-	(*Tally)(nil),                   // 30: tabella.v1.Tally
-	(*Result)(nil),                  // 31: tabella.v1.Result
-	(*BallotRecord)(nil),            // 32: tabella.v1.BallotRecord
-	(*Party)(nil),                   // 33: tabella.v1.Party
-	(*Organiser)(nil),               // 34: tabella.v1.Organiser
-	(*Issuer)(nil),                  // 35: tabella.v1.Issuer
-	(*GovProposal)(nil),             // 36: tabella.v1.GovProposal
-	(*Proposal)(nil),                // 37: tabella.v1.Proposal
-	(ProposalStatus)(0),             // 38: tabella.v1.ProposalStatus
+	(*GetSealedRequest)(nil),        // 28: tabella.v1.GetSealedRequest
+	(*GetSealedResponse)(nil),       // 29: tabella.v1.GetSealedResponse
+	(*GetTrusteeKeyRequest)(nil),    // 30: tabella.v1.GetTrusteeKeyRequest
+	(*GetTrusteeKeyResponse)(nil),   // 31: tabella.v1.GetTrusteeKeyResponse
+	(*Initiative)(nil),              // 32: tabella.v1.Initiative
+	(InitiativeStatus)(0),           // 33: tabella.v1.InitiativeStatus
+	(*Tally)(nil),                   // 34: tabella.v1.Tally
+	(*Result)(nil),                  // 35: tabella.v1.Result
+	(*BallotRecord)(nil),            // 36: tabella.v1.BallotRecord
+	(*Party)(nil),                   // 37: tabella.v1.Party
+	(*Organiser)(nil),               // 38: tabella.v1.Organiser
+	(*Issuer)(nil),                  // 39: tabella.v1.Issuer
+	(*GovProposal)(nil),             // 40: tabella.v1.GovProposal
+	(*Proposal)(nil),                // 41: tabella.v1.Proposal
+	(ProposalStatus)(0),             // 42: tabella.v1.ProposalStatus
+	(*SealedState)(nil),             // 43: tabella.v1.SealedState
 }
 var file_tabella_v1_service_proto_depIdxs = []int32{
-	28, // 0: tabella.v1.GetInitiativeResponse.initiative:type_name -> tabella.v1.Initiative
-	29, // 1: tabella.v1.ListInitiativesRequest.status:type_name -> tabella.v1.InitiativeStatus
-	28, // 2: tabella.v1.ListInitiativesResponse.initiatives:type_name -> tabella.v1.Initiative
-	30, // 3: tabella.v1.GetTallyResponse.tally:type_name -> tabella.v1.Tally
-	29, // 4: tabella.v1.GetTallyResponse.status:type_name -> tabella.v1.InitiativeStatus
-	31, // 5: tabella.v1.GetTallyResponse.result:type_name -> tabella.v1.Result
-	32, // 6: tabella.v1.GetBallotResponse.ballot:type_name -> tabella.v1.BallotRecord
-	33, // 7: tabella.v1.ListPartiesResponse.parties:type_name -> tabella.v1.Party
-	34, // 8: tabella.v1.ListPartiesResponse.organisers:type_name -> tabella.v1.Organiser
-	35, // 9: tabella.v1.ListPartiesResponse.issuers:type_name -> tabella.v1.Issuer
-	36, // 10: tabella.v1.GetGovProposalResponse.proposal:type_name -> tabella.v1.GovProposal
+	32, // 0: tabella.v1.GetInitiativeResponse.initiative:type_name -> tabella.v1.Initiative
+	33, // 1: tabella.v1.ListInitiativesRequest.status:type_name -> tabella.v1.InitiativeStatus
+	32, // 2: tabella.v1.ListInitiativesResponse.initiatives:type_name -> tabella.v1.Initiative
+	34, // 3: tabella.v1.GetTallyResponse.tally:type_name -> tabella.v1.Tally
+	33, // 4: tabella.v1.GetTallyResponse.status:type_name -> tabella.v1.InitiativeStatus
+	35, // 5: tabella.v1.GetTallyResponse.result:type_name -> tabella.v1.Result
+	36, // 6: tabella.v1.GetBallotResponse.ballot:type_name -> tabella.v1.BallotRecord
+	37, // 7: tabella.v1.ListPartiesResponse.parties:type_name -> tabella.v1.Party
+	38, // 8: tabella.v1.ListPartiesResponse.organisers:type_name -> tabella.v1.Organiser
+	39, // 9: tabella.v1.ListPartiesResponse.issuers:type_name -> tabella.v1.Issuer
+	40, // 10: tabella.v1.GetGovProposalResponse.proposal:type_name -> tabella.v1.GovProposal
 	18, // 11: tabella.v1.GetReceiptResponse.ballot:type_name -> tabella.v1.ProvenValue
 	18, // 12: tabella.v1.GetReceiptResponse.initiative:type_name -> tabella.v1.ProvenValue
 	18, // 13: tabella.v1.GetReceiptResponse.tally:type_name -> tabella.v1.ProvenValue
 	18, // 14: tabella.v1.GetReceiptResponse.counts:type_name -> tabella.v1.ProvenValue
 	0,  // 15: tabella.v1.WatchTxResponse.stage:type_name -> tabella.v1.TxStage
-	30, // 16: tabella.v1.WatchInitiativeResponse.tally:type_name -> tabella.v1.Tally
-	29, // 17: tabella.v1.WatchInitiativeResponse.status:type_name -> tabella.v1.InitiativeStatus
-	31, // 18: tabella.v1.WatchInitiativeResponse.result:type_name -> tabella.v1.Result
-	37, // 19: tabella.v1.GetProposalResponse.proposal:type_name -> tabella.v1.Proposal
-	38, // 20: tabella.v1.ListProposalsRequest.status:type_name -> tabella.v1.ProposalStatus
-	37, // 21: tabella.v1.ListProposalsResponse.proposals:type_name -> tabella.v1.Proposal
-	1,  // 22: tabella.v1.TabellaService.BroadcastTx:input_type -> tabella.v1.BroadcastTxRequest
-	3,  // 23: tabella.v1.TabellaService.GetInitiative:input_type -> tabella.v1.GetInitiativeRequest
-	5,  // 24: tabella.v1.TabellaService.ListInitiatives:input_type -> tabella.v1.ListInitiativesRequest
-	7,  // 25: tabella.v1.TabellaService.GetTally:input_type -> tabella.v1.GetTallyRequest
-	9,  // 26: tabella.v1.TabellaService.GetBallot:input_type -> tabella.v1.GetBallotRequest
-	11, // 27: tabella.v1.TabellaService.ListParties:input_type -> tabella.v1.ListPartiesRequest
-	13, // 28: tabella.v1.TabellaService.GetGovProposal:input_type -> tabella.v1.GetGovProposalRequest
-	15, // 29: tabella.v1.TabellaService.GetChainInfo:input_type -> tabella.v1.GetChainInfoRequest
-	17, // 30: tabella.v1.TabellaService.GetReceipt:input_type -> tabella.v1.GetReceiptRequest
-	20, // 31: tabella.v1.TabellaService.WatchTx:input_type -> tabella.v1.WatchTxRequest
-	22, // 32: tabella.v1.TabellaService.WatchInitiative:input_type -> tabella.v1.WatchInitiativeRequest
-	24, // 33: tabella.v1.TabellaService.GetProposal:input_type -> tabella.v1.GetProposalRequest
-	26, // 34: tabella.v1.TabellaService.ListProposals:input_type -> tabella.v1.ListProposalsRequest
-	2,  // 35: tabella.v1.TabellaService.BroadcastTx:output_type -> tabella.v1.BroadcastTxResponse
-	4,  // 36: tabella.v1.TabellaService.GetInitiative:output_type -> tabella.v1.GetInitiativeResponse
-	6,  // 37: tabella.v1.TabellaService.ListInitiatives:output_type -> tabella.v1.ListInitiativesResponse
-	8,  // 38: tabella.v1.TabellaService.GetTally:output_type -> tabella.v1.GetTallyResponse
-	10, // 39: tabella.v1.TabellaService.GetBallot:output_type -> tabella.v1.GetBallotResponse
-	12, // 40: tabella.v1.TabellaService.ListParties:output_type -> tabella.v1.ListPartiesResponse
-	14, // 41: tabella.v1.TabellaService.GetGovProposal:output_type -> tabella.v1.GetGovProposalResponse
-	16, // 42: tabella.v1.TabellaService.GetChainInfo:output_type -> tabella.v1.GetChainInfoResponse
-	19, // 43: tabella.v1.TabellaService.GetReceipt:output_type -> tabella.v1.GetReceiptResponse
-	21, // 44: tabella.v1.TabellaService.WatchTx:output_type -> tabella.v1.WatchTxResponse
-	23, // 45: tabella.v1.TabellaService.WatchInitiative:output_type -> tabella.v1.WatchInitiativeResponse
-	25, // 46: tabella.v1.TabellaService.GetProposal:output_type -> tabella.v1.GetProposalResponse
-	27, // 47: tabella.v1.TabellaService.ListProposals:output_type -> tabella.v1.ListProposalsResponse
-	35, // [35:48] is the sub-list for method output_type
-	22, // [22:35] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	34, // 16: tabella.v1.WatchInitiativeResponse.tally:type_name -> tabella.v1.Tally
+	33, // 17: tabella.v1.WatchInitiativeResponse.status:type_name -> tabella.v1.InitiativeStatus
+	35, // 18: tabella.v1.WatchInitiativeResponse.result:type_name -> tabella.v1.Result
+	41, // 19: tabella.v1.GetProposalResponse.proposal:type_name -> tabella.v1.Proposal
+	42, // 20: tabella.v1.ListProposalsRequest.status:type_name -> tabella.v1.ProposalStatus
+	41, // 21: tabella.v1.ListProposalsResponse.proposals:type_name -> tabella.v1.Proposal
+	43, // 22: tabella.v1.GetSealedResponse.state:type_name -> tabella.v1.SealedState
+	1,  // 23: tabella.v1.TabellaService.BroadcastTx:input_type -> tabella.v1.BroadcastTxRequest
+	3,  // 24: tabella.v1.TabellaService.GetInitiative:input_type -> tabella.v1.GetInitiativeRequest
+	5,  // 25: tabella.v1.TabellaService.ListInitiatives:input_type -> tabella.v1.ListInitiativesRequest
+	7,  // 26: tabella.v1.TabellaService.GetTally:input_type -> tabella.v1.GetTallyRequest
+	9,  // 27: tabella.v1.TabellaService.GetBallot:input_type -> tabella.v1.GetBallotRequest
+	11, // 28: tabella.v1.TabellaService.ListParties:input_type -> tabella.v1.ListPartiesRequest
+	13, // 29: tabella.v1.TabellaService.GetGovProposal:input_type -> tabella.v1.GetGovProposalRequest
+	15, // 30: tabella.v1.TabellaService.GetChainInfo:input_type -> tabella.v1.GetChainInfoRequest
+	17, // 31: tabella.v1.TabellaService.GetReceipt:input_type -> tabella.v1.GetReceiptRequest
+	20, // 32: tabella.v1.TabellaService.WatchTx:input_type -> tabella.v1.WatchTxRequest
+	22, // 33: tabella.v1.TabellaService.WatchInitiative:input_type -> tabella.v1.WatchInitiativeRequest
+	24, // 34: tabella.v1.TabellaService.GetProposal:input_type -> tabella.v1.GetProposalRequest
+	26, // 35: tabella.v1.TabellaService.ListProposals:input_type -> tabella.v1.ListProposalsRequest
+	28, // 36: tabella.v1.TabellaService.GetSealed:input_type -> tabella.v1.GetSealedRequest
+	30, // 37: tabella.v1.TabellaService.GetTrusteeKey:input_type -> tabella.v1.GetTrusteeKeyRequest
+	2,  // 38: tabella.v1.TabellaService.BroadcastTx:output_type -> tabella.v1.BroadcastTxResponse
+	4,  // 39: tabella.v1.TabellaService.GetInitiative:output_type -> tabella.v1.GetInitiativeResponse
+	6,  // 40: tabella.v1.TabellaService.ListInitiatives:output_type -> tabella.v1.ListInitiativesResponse
+	8,  // 41: tabella.v1.TabellaService.GetTally:output_type -> tabella.v1.GetTallyResponse
+	10, // 42: tabella.v1.TabellaService.GetBallot:output_type -> tabella.v1.GetBallotResponse
+	12, // 43: tabella.v1.TabellaService.ListParties:output_type -> tabella.v1.ListPartiesResponse
+	14, // 44: tabella.v1.TabellaService.GetGovProposal:output_type -> tabella.v1.GetGovProposalResponse
+	16, // 45: tabella.v1.TabellaService.GetChainInfo:output_type -> tabella.v1.GetChainInfoResponse
+	19, // 46: tabella.v1.TabellaService.GetReceipt:output_type -> tabella.v1.GetReceiptResponse
+	21, // 47: tabella.v1.TabellaService.WatchTx:output_type -> tabella.v1.WatchTxResponse
+	23, // 48: tabella.v1.TabellaService.WatchInitiative:output_type -> tabella.v1.WatchInitiativeResponse
+	25, // 49: tabella.v1.TabellaService.GetProposal:output_type -> tabella.v1.GetProposalResponse
+	27, // 50: tabella.v1.TabellaService.ListProposals:output_type -> tabella.v1.ListProposalsResponse
+	29, // 51: tabella.v1.TabellaService.GetSealed:output_type -> tabella.v1.GetSealedResponse
+	31, // 52: tabella.v1.TabellaService.GetTrusteeKey:output_type -> tabella.v1.GetTrusteeKeyResponse
+	38, // [38:53] is the sub-list for method output_type
+	23, // [23:38] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_service_proto_init() }
@@ -2001,7 +2268,7 @@ func file_tabella_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tabella_v1_service_proto_rawDesc), len(file_tabella_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,8 @@ const (
 	TabellaService_WatchInitiative_FullMethodName = "/tabella.v1.TabellaService/WatchInitiative"
 	TabellaService_GetProposal_FullMethodName     = "/tabella.v1.TabellaService/GetProposal"
 	TabellaService_ListProposals_FullMethodName   = "/tabella.v1.TabellaService/ListProposals"
+	TabellaService_GetSealed_FullMethodName       = "/tabella.v1.TabellaService/GetSealed"
+	TabellaService_GetTrusteeKey_FullMethodName   = "/tabella.v1.TabellaService/GetTrusteeKey"
 )
 
 // TabellaServiceClient is the client API for TabellaService service.
@@ -68,6 +70,13 @@ type TabellaServiceClient interface {
 	GetProposal(ctx context.Context, in *GetProposalRequest, opts ...grpc.CallOption) (*GetProposalResponse, error)
 	// ListProposals lists an initiative's proposals in id order.
 	ListProposals(ctx context.Context, in *ListProposalsRequest, opts ...grpc.CallOption) (*ListProposalsResponse, error)
+	// GetSealed returns a sealed initiative's key ceremony and decryption
+	// record: its state, every deal, upheld complaint and valid decryption
+	// share, each as posted. Trustees build their messages from it and
+	// verifiers re-check it.
+	GetSealed(ctx context.Context, in *GetSealedRequest, opts ...grpc.CallOption) (*GetSealedResponse, error)
+	// GetTrusteeKey returns a party's registered trustee transport key.
+	GetTrusteeKey(ctx context.Context, in *GetTrusteeKeyRequest, opts ...grpc.CallOption) (*GetTrusteeKeyResponse, error)
 }
 
 type tabellaServiceClient struct {
@@ -226,6 +235,26 @@ func (c *tabellaServiceClient) ListProposals(ctx context.Context, in *ListPropos
 	return out, nil
 }
 
+func (c *tabellaServiceClient) GetSealed(ctx context.Context, in *GetSealedRequest, opts ...grpc.CallOption) (*GetSealedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSealedResponse)
+	err := c.cc.Invoke(ctx, TabellaService_GetSealed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tabellaServiceClient) GetTrusteeKey(ctx context.Context, in *GetTrusteeKeyRequest, opts ...grpc.CallOption) (*GetTrusteeKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTrusteeKeyResponse)
+	err := c.cc.Invoke(ctx, TabellaService_GetTrusteeKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TabellaServiceServer is the server API for TabellaService service.
 // All implementations must embed UnimplementedTabellaServiceServer
 // for forward compatibility.
@@ -260,6 +289,13 @@ type TabellaServiceServer interface {
 	GetProposal(context.Context, *GetProposalRequest) (*GetProposalResponse, error)
 	// ListProposals lists an initiative's proposals in id order.
 	ListProposals(context.Context, *ListProposalsRequest) (*ListProposalsResponse, error)
+	// GetSealed returns a sealed initiative's key ceremony and decryption
+	// record: its state, every deal, upheld complaint and valid decryption
+	// share, each as posted. Trustees build their messages from it and
+	// verifiers re-check it.
+	GetSealed(context.Context, *GetSealedRequest) (*GetSealedResponse, error)
+	// GetTrusteeKey returns a party's registered trustee transport key.
+	GetTrusteeKey(context.Context, *GetTrusteeKeyRequest) (*GetTrusteeKeyResponse, error)
 	mustEmbedUnimplementedTabellaServiceServer()
 }
 
@@ -308,6 +344,12 @@ func (UnimplementedTabellaServiceServer) GetProposal(context.Context, *GetPropos
 }
 func (UnimplementedTabellaServiceServer) ListProposals(context.Context, *ListProposalsRequest) (*ListProposalsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListProposals not implemented")
+}
+func (UnimplementedTabellaServiceServer) GetSealed(context.Context, *GetSealedRequest) (*GetSealedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSealed not implemented")
+}
+func (UnimplementedTabellaServiceServer) GetTrusteeKey(context.Context, *GetTrusteeKeyRequest) (*GetTrusteeKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTrusteeKey not implemented")
 }
 func (UnimplementedTabellaServiceServer) mustEmbedUnimplementedTabellaServiceServer() {}
 func (UnimplementedTabellaServiceServer) testEmbeddedByValue()                        {}
@@ -550,6 +592,42 @@ func _TabellaService_ListProposals_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TabellaService_GetSealed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSealedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TabellaServiceServer).GetSealed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TabellaService_GetSealed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TabellaServiceServer).GetSealed(ctx, req.(*GetSealedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TabellaService_GetTrusteeKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTrusteeKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TabellaServiceServer).GetTrusteeKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TabellaService_GetTrusteeKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TabellaServiceServer).GetTrusteeKey(ctx, req.(*GetTrusteeKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TabellaService_ServiceDesc is the grpc.ServiceDesc for TabellaService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -600,6 +678,14 @@ var TabellaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListProposals",
 			Handler:    _TabellaService_ListProposals_Handler,
+		},
+		{
+			MethodName: "GetSealed",
+			Handler:    _TabellaService_GetSealed_Handler,
+		},
+		{
+			MethodName: "GetTrusteeKey",
+			Handler:    _TabellaService_GetTrusteeKey_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

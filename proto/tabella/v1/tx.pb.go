@@ -153,6 +153,10 @@ type TxBody struct {
 	//	*TxBody_RegisterCandidate
 	//	*TxBody_WithdrawBallot
 	//	*TxBody_CancelInitiative
+	//	*TxBody_RegisterTrusteeKey
+	//	*TxBody_TrusteeDeal
+	//	*TxBody_TrusteeComplaint
+	//	*TxBody_DecryptionShare
 	Msg           isTxBody_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -290,6 +294,42 @@ func (x *TxBody) GetCancelInitiative() *CancelInitiative {
 	return nil
 }
 
+func (x *TxBody) GetRegisterTrusteeKey() *RegisterTrusteeKey {
+	if x != nil {
+		if x, ok := x.Msg.(*TxBody_RegisterTrusteeKey); ok {
+			return x.RegisterTrusteeKey
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetTrusteeDeal() *TrusteeDeal {
+	if x != nil {
+		if x, ok := x.Msg.(*TxBody_TrusteeDeal); ok {
+			return x.TrusteeDeal
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetTrusteeComplaint() *TrusteeComplaint {
+	if x != nil {
+		if x, ok := x.Msg.(*TxBody_TrusteeComplaint); ok {
+			return x.TrusteeComplaint
+		}
+	}
+	return nil
+}
+
+func (x *TxBody) GetDecryptionShare() *DecryptionShare {
+	if x != nil {
+		if x, ok := x.Msg.(*TxBody_DecryptionShare); ok {
+			return x.DecryptionShare
+		}
+	}
+	return nil
+}
+
 type isTxBody_Msg interface {
 	isTxBody_Msg()
 }
@@ -330,6 +370,22 @@ type TxBody_CancelInitiative struct {
 	CancelInitiative *CancelInitiative `protobuf:"bytes,18,opt,name=cancel_initiative,json=cancelInitiative,proto3,oneof"`
 }
 
+type TxBody_RegisterTrusteeKey struct {
+	RegisterTrusteeKey *RegisterTrusteeKey `protobuf:"bytes,19,opt,name=register_trustee_key,json=registerTrusteeKey,proto3,oneof"`
+}
+
+type TxBody_TrusteeDeal struct {
+	TrusteeDeal *TrusteeDeal `protobuf:"bytes,20,opt,name=trustee_deal,json=trusteeDeal,proto3,oneof"`
+}
+
+type TxBody_TrusteeComplaint struct {
+	TrusteeComplaint *TrusteeComplaint `protobuf:"bytes,21,opt,name=trustee_complaint,json=trusteeComplaint,proto3,oneof"`
+}
+
+type TxBody_DecryptionShare struct {
+	DecryptionShare *DecryptionShare `protobuf:"bytes,22,opt,name=decryption_share,json=decryptionShare,proto3,oneof"`
+}
+
 func (*TxBody_CastBallot) isTxBody_Msg() {}
 
 func (*TxBody_CreateInitiative) isTxBody_Msg() {}
@@ -348,6 +404,14 @@ func (*TxBody_WithdrawBallot) isTxBody_Msg() {}
 
 func (*TxBody_CancelInitiative) isTxBody_Msg() {}
 
+func (*TxBody_RegisterTrusteeKey) isTxBody_Msg() {}
+
+func (*TxBody_TrusteeDeal) isTxBody_Msg() {}
+
+func (*TxBody_TrusteeComplaint) isTxBody_Msg() {}
+
+func (*TxBody_DecryptionShare) isTxBody_Msg() {}
+
 // CastBallot records the signer's ballot in an initiative. The signer's key
 // is the voter key. In a PUBLIC initiative it must be the key the
 // credential certifies; in an ANONYMOUS one, the key the token was
@@ -363,7 +427,15 @@ type CastBallot struct {
 	// live ballot.
 	Sequence uint64 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// token replaces the credential in an ANONYMOUS initiative.
-	Token         *AnonymousToken `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
+	Token *AnonymousToken `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
+	// sealed_ballot replaces selections in a SEALED (or ANONYMOUS_SEALED)
+	// initiative: the ledger/sealed Ballot encoding (one ciphertext per
+	// option under the initiative's joint key, with the proofs that each
+	// encrypts 0 or 1, that the number of selections is within the ballot
+	// rules and, for a budget, that the cost is within the budget). The
+	// proofs are bound to SealedBallotContext(chain id, initiative id,
+	// voter key). See docs/protocol.md.
+	SealedBallot  []byte `protobuf:"bytes,6,opt,name=sealed_ballot,json=sealedBallot,proto3" json:"sealed_ballot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -429,6 +501,13 @@ func (x *CastBallot) GetSequence() uint64 {
 func (x *CastBallot) GetToken() *AnonymousToken {
 	if x != nil {
 		return x.Token
+	}
+	return nil
+}
+
+func (x *CastBallot) GetSealedBallot() []byte {
+	if x != nil {
+		return x.SealedBallot
 	}
 	return nil
 }
@@ -996,6 +1075,265 @@ func (x *CancelInitiative) GetReason() string {
 	return ""
 }
 
+// RegisterTrusteeKey sets the signer's party's long-term trustee transport
+// key: the ristretto255 key the DKG deals of sealed initiatives encrypt the
+// party's key shares to. The signer must be an admin key of party_id. A
+// sealed initiative copies its trustees' keys when it is created, so a
+// later change affects only initiatives created after it.
+type RegisterTrusteeKey struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	PartyId string                 `protobuf:"bytes,1,opt,name=party_id,json=partyId,proto3" json:"party_id,omitempty"`
+	// public_key is the 32-byte canonical ristretto255 encoding (not the
+	// identity).
+	PublicKey     []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterTrusteeKey) Reset() {
+	*x = RegisterTrusteeKey{}
+	mi := &file_tabella_v1_tx_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterTrusteeKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterTrusteeKey) ProtoMessage() {}
+
+func (x *RegisterTrusteeKey) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_tx_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterTrusteeKey.ProtoReflect.Descriptor instead.
+func (*RegisterTrusteeKey) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_tx_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RegisterTrusteeKey) GetPartyId() string {
+	if x != nil {
+		return x.PartyId
+	}
+	return ""
+}
+
+func (x *RegisterTrusteeKey) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+// TrusteeDeal is a trustee's round-1 message of the key ceremony of a
+// sealed initiative (Pedersen DKG): Feldman commitments, a proof of
+// knowledge of its secret and one encrypted share per trustee. The signer
+// must be an admin key of party_id, a trustee of the initiative; accepted
+// before the initiative's deals_close_at.
+type TrusteeDeal struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	PartyId      string                 `protobuf:"bytes,2,opt,name=party_id,json=partyId,proto3" json:"party_id,omitempty"`
+	// deal is the ledger/sealed Deal encoding; its dealer index must be the
+	// party's position in the initiative's trustee list (from 1).
+	Deal          []byte `protobuf:"bytes,3,opt,name=deal,proto3" json:"deal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrusteeDeal) Reset() {
+	*x = TrusteeDeal{}
+	mi := &file_tabella_v1_tx_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrusteeDeal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrusteeDeal) ProtoMessage() {}
+
+func (x *TrusteeDeal) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_tx_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrusteeDeal.ProtoReflect.Descriptor instead.
+func (*TrusteeDeal) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_tx_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TrusteeDeal) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *TrusteeDeal) GetPartyId() string {
+	if x != nil {
+		return x.PartyId
+	}
+	return ""
+}
+
+func (x *TrusteeDeal) GetDeal() []byte {
+	if x != nil {
+		return x.Deal
+	}
+	return nil
+}
+
+// TrusteeComplaint accuses a dealer of sending the complainer a share that
+// does not match the dealer's commitments, revealing the Diffie-Hellman
+// key with a DLEQ proof so that every node can check the accusation. An
+// upheld complaint disqualifies the dealer; a false one is rejected.
+// Accepted before the initiative's complaints_close_at.
+type TrusteeComplaint struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	// party_id is the complaining trustee.
+	PartyId string `protobuf:"bytes,2,opt,name=party_id,json=partyId,proto3" json:"party_id,omitempty"`
+	// complaint is the ledger/sealed Complaint encoding.
+	Complaint     []byte `protobuf:"bytes,3,opt,name=complaint,proto3" json:"complaint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrusteeComplaint) Reset() {
+	*x = TrusteeComplaint{}
+	mi := &file_tabella_v1_tx_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrusteeComplaint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrusteeComplaint) ProtoMessage() {}
+
+func (x *TrusteeComplaint) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_tx_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrusteeComplaint.ProtoReflect.Descriptor instead.
+func (*TrusteeComplaint) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_tx_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *TrusteeComplaint) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *TrusteeComplaint) GetPartyId() string {
+	if x != nil {
+		return x.PartyId
+	}
+	return ""
+}
+
+func (x *TrusteeComplaint) GetComplaint() []byte {
+	if x != nil {
+		return x.Complaint
+	}
+	return nil
+}
+
+// DecryptionShare is a trustee's partial decryption of a CLOSING sealed
+// initiative's encrypted tally, one value per option with a DLEQ proof
+// against the trustee's verification key. With threshold valid shares the
+// ledger recovers the counts and freezes the result.
+type DecryptionShare struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	PartyId      string                 `protobuf:"bytes,2,opt,name=party_id,json=partyId,proto3" json:"party_id,omitempty"`
+	// share is the ledger/sealed PartialDecryption encoding; its index must
+	// be the party's trustee index.
+	Share         []byte `protobuf:"bytes,3,opt,name=share,proto3" json:"share,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecryptionShare) Reset() {
+	*x = DecryptionShare{}
+	mi := &file_tabella_v1_tx_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecryptionShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecryptionShare) ProtoMessage() {}
+
+func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_tx_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecryptionShare.ProtoReflect.Descriptor instead.
+func (*DecryptionShare) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_tx_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DecryptionShare) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *DecryptionShare) GetPartyId() string {
+	if x != nil {
+		return x.PartyId
+	}
+	return ""
+}
+
+func (x *DecryptionShare) GetShare() []byte {
+	if x != nil {
+		return x.Share
+	}
+	return nil
+}
+
 var File_tabella_v1_tx_proto protoreflect.FileDescriptor
 
 const file_tabella_v1_tx_proto_rawDesc = "" +
@@ -1010,7 +1348,7 @@ const file_tabella_v1_tx_proto_rawDesc = "" +
 	"\tSignature\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xa5\x05\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xce\a\n" +
 	"\x06TxBody\x12\x19\n" +
 	"\bchain_id\x18\x01 \x01(\tR\achainId\x12\x12\n" +
 	"\x04memo\x18\x02 \x01(\tR\x04memo\x129\n" +
@@ -1025,8 +1363,12 @@ const file_tabella_v1_tx_proto_rawDesc = "" +
 	"\x0freview_proposal\x18\x0f \x01(\v2\x1a.tabella.v1.ReviewProposalH\x00R\x0ereviewProposal\x12N\n" +
 	"\x12register_candidate\x18\x10 \x01(\v2\x1d.tabella.v1.RegisterCandidateH\x00R\x11registerCandidate\x12E\n" +
 	"\x0fwithdraw_ballot\x18\x11 \x01(\v2\x1a.tabella.v1.WithdrawBallotH\x00R\x0ewithdrawBallot\x12K\n" +
-	"\x11cancel_initiative\x18\x12 \x01(\v2\x1c.tabella.v1.CancelInitiativeH\x00R\x10cancelInitiativeB\x05\n" +
-	"\x03msg\"\xdd\x01\n" +
+	"\x11cancel_initiative\x18\x12 \x01(\v2\x1c.tabella.v1.CancelInitiativeH\x00R\x10cancelInitiative\x12R\n" +
+	"\x14register_trustee_key\x18\x13 \x01(\v2\x1e.tabella.v1.RegisterTrusteeKeyH\x00R\x12registerTrusteeKey\x12<\n" +
+	"\ftrustee_deal\x18\x14 \x01(\v2\x17.tabella.v1.TrusteeDealH\x00R\vtrusteeDeal\x12K\n" +
+	"\x11trustee_complaint\x18\x15 \x01(\v2\x1c.tabella.v1.TrusteeComplaintH\x00R\x10trusteeComplaint\x12H\n" +
+	"\x10decryption_share\x18\x16 \x01(\v2\x1b.tabella.v1.DecryptionShareH\x00R\x0fdecryptionShareB\x05\n" +
+	"\x03msg\"\x82\x02\n" +
 	"\n" +
 	"CastBallot\x12#\n" +
 	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12<\n" +
@@ -1037,7 +1379,8 @@ const file_tabella_v1_tx_proto_rawDesc = "" +
 	"selections\x18\x03 \x03(\rR\n" +
 	"selections\x12\x1a\n" +
 	"\bsequence\x18\x04 \x01(\x04R\bsequence\x120\n" +
-	"\x05token\x18\x05 \x01(\v2\x1a.tabella.v1.AnonymousTokenR\x05token\"e\n" +
+	"\x05token\x18\x05 \x01(\v2\x1a.tabella.v1.AnonymousTokenR\x05token\x12#\n" +
+	"\rsealed_ballot\x18\x06 \x01(\fR\fsealedBallot\"e\n" +
 	"\x10CreateInitiative\x12!\n" +
 	"\forganiser_id\x18\x01 \x01(\tR\vorganiserId\x12.\n" +
 	"\x04spec\x18\x02 \x01(\v2\x1a.tabella.v1.InitiativeSpecR\x04spec\"\x93\x01\n" +
@@ -1085,7 +1428,23 @@ const file_tabella_v1_tx_proto_rawDesc = "" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\"O\n" +
 	"\x10CancelInitiative\x12#\n" +
 	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reasonB7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"N\n" +
+	"\x12RegisterTrusteeKey\x12\x19\n" +
+	"\bparty_id\x18\x01 \x01(\tR\apartyId\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\"a\n" +
+	"\vTrusteeDeal\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x19\n" +
+	"\bparty_id\x18\x02 \x01(\tR\apartyId\x12\x12\n" +
+	"\x04deal\x18\x03 \x01(\fR\x04deal\"p\n" +
+	"\x10TrusteeComplaint\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x19\n" +
+	"\bparty_id\x18\x02 \x01(\tR\apartyId\x12\x1c\n" +
+	"\tcomplaint\x18\x03 \x01(\fR\tcomplaint\"g\n" +
+	"\x0fDecryptionShare\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x19\n" +
+	"\bparty_id\x18\x02 \x01(\tR\apartyId\x12\x14\n" +
+	"\x05share\x18\x03 \x01(\fR\x05shareB7Z5github.com/tabella/tabella/proto/tabella/v1;tabellav1b\x06proto3"
 
 var (
 	file_tabella_v1_tx_proto_rawDescOnce sync.Once
@@ -1099,24 +1458,28 @@ func file_tabella_v1_tx_proto_rawDescGZIP() []byte {
 	return file_tabella_v1_tx_proto_rawDescData
 }
 
-var file_tabella_v1_tx_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_tabella_v1_tx_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_tabella_v1_tx_proto_goTypes = []any{
-	(*Tx)(nil),                // 0: tabella.v1.Tx
-	(*Signature)(nil),         // 1: tabella.v1.Signature
-	(*TxBody)(nil),            // 2: tabella.v1.TxBody
-	(*CastBallot)(nil),        // 3: tabella.v1.CastBallot
-	(*CreateInitiative)(nil),  // 4: tabella.v1.CreateInitiative
-	(*GovPropose)(nil),        // 5: tabella.v1.GovPropose
-	(*GovVote)(nil),           // 6: tabella.v1.GovVote
-	(*SubmitProposal)(nil),    // 7: tabella.v1.SubmitProposal
-	(*RegisterCandidate)(nil), // 8: tabella.v1.RegisterCandidate
-	(*ReviewProposal)(nil),    // 9: tabella.v1.ReviewProposal
-	(*WithdrawBallot)(nil),    // 10: tabella.v1.WithdrawBallot
-	(*CancelInitiative)(nil),  // 11: tabella.v1.CancelInitiative
-	(*SignedCredential)(nil),  // 12: tabella.v1.SignedCredential
-	(*AnonymousToken)(nil),    // 13: tabella.v1.AnonymousToken
-	(*InitiativeSpec)(nil),    // 14: tabella.v1.InitiativeSpec
-	(*GovAction)(nil),         // 15: tabella.v1.GovAction
+	(*Tx)(nil),                 // 0: tabella.v1.Tx
+	(*Signature)(nil),          // 1: tabella.v1.Signature
+	(*TxBody)(nil),             // 2: tabella.v1.TxBody
+	(*CastBallot)(nil),         // 3: tabella.v1.CastBallot
+	(*CreateInitiative)(nil),   // 4: tabella.v1.CreateInitiative
+	(*GovPropose)(nil),         // 5: tabella.v1.GovPropose
+	(*GovVote)(nil),            // 6: tabella.v1.GovVote
+	(*SubmitProposal)(nil),     // 7: tabella.v1.SubmitProposal
+	(*RegisterCandidate)(nil),  // 8: tabella.v1.RegisterCandidate
+	(*ReviewProposal)(nil),     // 9: tabella.v1.ReviewProposal
+	(*WithdrawBallot)(nil),     // 10: tabella.v1.WithdrawBallot
+	(*CancelInitiative)(nil),   // 11: tabella.v1.CancelInitiative
+	(*RegisterTrusteeKey)(nil), // 12: tabella.v1.RegisterTrusteeKey
+	(*TrusteeDeal)(nil),        // 13: tabella.v1.TrusteeDeal
+	(*TrusteeComplaint)(nil),   // 14: tabella.v1.TrusteeComplaint
+	(*DecryptionShare)(nil),    // 15: tabella.v1.DecryptionShare
+	(*SignedCredential)(nil),   // 16: tabella.v1.SignedCredential
+	(*AnonymousToken)(nil),     // 17: tabella.v1.AnonymousToken
+	(*InitiativeSpec)(nil),     // 18: tabella.v1.InitiativeSpec
+	(*GovAction)(nil),          // 19: tabella.v1.GovAction
 }
 var file_tabella_v1_tx_proto_depIdxs = []int32{
 	1,  // 0: tabella.v1.Tx.signatures:type_name -> tabella.v1.Signature
@@ -1129,17 +1492,21 @@ var file_tabella_v1_tx_proto_depIdxs = []int32{
 	8,  // 7: tabella.v1.TxBody.register_candidate:type_name -> tabella.v1.RegisterCandidate
 	10, // 8: tabella.v1.TxBody.withdraw_ballot:type_name -> tabella.v1.WithdrawBallot
 	11, // 9: tabella.v1.TxBody.cancel_initiative:type_name -> tabella.v1.CancelInitiative
-	12, // 10: tabella.v1.CastBallot.credential:type_name -> tabella.v1.SignedCredential
-	13, // 11: tabella.v1.CastBallot.token:type_name -> tabella.v1.AnonymousToken
-	14, // 12: tabella.v1.CreateInitiative.spec:type_name -> tabella.v1.InitiativeSpec
-	15, // 13: tabella.v1.GovPropose.action:type_name -> tabella.v1.GovAction
-	12, // 14: tabella.v1.SubmitProposal.credential:type_name -> tabella.v1.SignedCredential
-	12, // 15: tabella.v1.RegisterCandidate.credential:type_name -> tabella.v1.SignedCredential
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	12, // 10: tabella.v1.TxBody.register_trustee_key:type_name -> tabella.v1.RegisterTrusteeKey
+	13, // 11: tabella.v1.TxBody.trustee_deal:type_name -> tabella.v1.TrusteeDeal
+	14, // 12: tabella.v1.TxBody.trustee_complaint:type_name -> tabella.v1.TrusteeComplaint
+	15, // 13: tabella.v1.TxBody.decryption_share:type_name -> tabella.v1.DecryptionShare
+	16, // 14: tabella.v1.CastBallot.credential:type_name -> tabella.v1.SignedCredential
+	17, // 15: tabella.v1.CastBallot.token:type_name -> tabella.v1.AnonymousToken
+	18, // 16: tabella.v1.CreateInitiative.spec:type_name -> tabella.v1.InitiativeSpec
+	19, // 17: tabella.v1.GovPropose.action:type_name -> tabella.v1.GovAction
+	16, // 18: tabella.v1.SubmitProposal.credential:type_name -> tabella.v1.SignedCredential
+	16, // 19: tabella.v1.RegisterCandidate.credential:type_name -> tabella.v1.SignedCredential
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_tx_proto_init() }
@@ -1158,6 +1525,10 @@ func file_tabella_v1_tx_proto_init() {
 		(*TxBody_RegisterCandidate)(nil),
 		(*TxBody_WithdrawBallot)(nil),
 		(*TxBody_CancelInitiative)(nil),
+		(*TxBody_RegisterTrusteeKey)(nil),
+		(*TxBody_TrusteeDeal)(nil),
+		(*TxBody_TrusteeComplaint)(nil),
+		(*TxBody_DecryptionShare)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1165,7 +1536,7 @@ func file_tabella_v1_tx_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tabella_v1_tx_proto_rawDesc), len(file_tabella_v1_tx_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -433,6 +433,63 @@ func (ReviewMode) EnumDescriptor() ([]byte, []int) {
 	return file_tabella_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
+// CeremonyStatus is the state of a sealed initiative's key ceremony.
+type CeremonyStatus int32
+
+const (
+	CeremonyStatus_CEREMONY_STATUS_UNSPECIFIED CeremonyStatus = 0
+	// DEALING: deals and complaints are accepted.
+	CeremonyStatus_CEREMONY_STATUS_DEALING CeremonyStatus = 1
+	// READY: the joint key is fixed; ballots are encrypted to it.
+	CeremonyStatus_CEREMONY_STATUS_READY CeremonyStatus = 2
+	// FAILED: fewer than threshold trustees qualified; the initiative was
+	// cancelled and cannot open.
+	CeremonyStatus_CEREMONY_STATUS_FAILED CeremonyStatus = 3
+)
+
+// Enum value maps for CeremonyStatus.
+var (
+	CeremonyStatus_name = map[int32]string{
+		0: "CEREMONY_STATUS_UNSPECIFIED",
+		1: "CEREMONY_STATUS_DEALING",
+		2: "CEREMONY_STATUS_READY",
+		3: "CEREMONY_STATUS_FAILED",
+	}
+	CeremonyStatus_value = map[string]int32{
+		"CEREMONY_STATUS_UNSPECIFIED": 0,
+		"CEREMONY_STATUS_DEALING":     1,
+		"CEREMONY_STATUS_READY":       2,
+		"CEREMONY_STATUS_FAILED":      3,
+	}
+)
+
+func (x CeremonyStatus) Enum() *CeremonyStatus {
+	p := new(CeremonyStatus)
+	*p = x
+	return p
+}
+
+func (x CeremonyStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CeremonyStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tabella_v1_types_proto_enumTypes[7].Descriptor()
+}
+
+func (CeremonyStatus) Type() protoreflect.EnumType {
+	return &file_tabella_v1_types_proto_enumTypes[7]
+}
+
+func (x CeremonyStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CeremonyStatus.Descriptor instead.
+func (CeremonyStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{7}
+}
+
 // Secrecy is what an initiative reveals about who cast which ballot.
 type Secrecy int32
 
@@ -447,9 +504,13 @@ const (
 	// checked eligibility off the ledger and cannot link the token to the
 	// person it gave it to.
 	Secrecy_SECRECY_ANONYMOUS Secrecy = 2
-	// SEALED: encrypted ballots. Reserved; not supported yet.
+	// SEALED: a ballot carries a credential like a PUBLIC one, but its
+	// selections are encrypted to a joint key of the initiative's trustees
+	// (sealed) and counted homomorphically; only threshold trustees together
+	// can decrypt, and they decrypt only the closing tally.
 	Secrecy_SECRECY_SEALED Secrecy = 3
-	// ANONYMOUS_SEALED: both. Reserved; not supported yet.
+	// ANONYMOUS_SEALED: both: an anonymous token instead of a credential,
+	// and encrypted selections.
 	Secrecy_SECRECY_ANONYMOUS_SEALED Secrecy = 4
 )
 
@@ -482,11 +543,11 @@ func (x Secrecy) String() string {
 }
 
 func (Secrecy) Descriptor() protoreflect.EnumDescriptor {
-	return file_tabella_v1_types_proto_enumTypes[7].Descriptor()
+	return file_tabella_v1_types_proto_enumTypes[8].Descriptor()
 }
 
 func (Secrecy) Type() protoreflect.EnumType {
-	return &file_tabella_v1_types_proto_enumTypes[7]
+	return &file_tabella_v1_types_proto_enumTypes[8]
 }
 
 func (x Secrecy) Number() protoreflect.EnumNumber {
@@ -495,7 +556,7 @@ func (x Secrecy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Secrecy.Descriptor instead.
 func (Secrecy) EnumDescriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{7}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 type ResultOutcome int32
@@ -533,11 +594,11 @@ func (x ResultOutcome) String() string {
 }
 
 func (ResultOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_tabella_v1_types_proto_enumTypes[8].Descriptor()
+	return file_tabella_v1_types_proto_enumTypes[9].Descriptor()
 }
 
 func (ResultOutcome) Type() protoreflect.EnumType {
-	return &file_tabella_v1_types_proto_enumTypes[8]
+	return &file_tabella_v1_types_proto_enumTypes[9]
 }
 
 func (x ResultOutcome) Number() protoreflect.EnumNumber {
@@ -546,7 +607,7 @@ func (x ResultOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ResultOutcome.Descriptor instead.
 func (ResultOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 type ProposalStatus int32
@@ -589,11 +650,11 @@ func (x ProposalStatus) String() string {
 }
 
 func (ProposalStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_tabella_v1_types_proto_enumTypes[9].Descriptor()
+	return file_tabella_v1_types_proto_enumTypes[10].Descriptor()
 }
 
 func (ProposalStatus) Type() protoreflect.EnumType {
-	return &file_tabella_v1_types_proto_enumTypes[9]
+	return &file_tabella_v1_types_proto_enumTypes[10]
 }
 
 func (x ProposalStatus) Number() protoreflect.EnumNumber {
@@ -602,7 +663,7 @@ func (x ProposalStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ProposalStatus.Descriptor instead.
 func (ProposalStatus) EnumDescriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 // Party is a member of the consortium that runs the network.
@@ -2449,7 +2510,10 @@ type InitiativeSpec struct {
 	// blind_keys of an ANONYMOUS initiative: exactly one per accepted
 	// issuer (eligibility.issuer_ids), each the RSA key that issuer
 	// blind-signs this initiative's tokens with. Empty otherwise.
-	BlindKeys     []*BlindKey `protobuf:"bytes,15,rep,name=blind_keys,json=blindKeys,proto3" json:"blind_keys,omitempty"`
+	BlindKeys []*BlindKey `protobuf:"bytes,15,rep,name=blind_keys,json=blindKeys,proto3" json:"blind_keys,omitempty"`
+	// sealed configures the trustees and key ceremony of a SEALED or
+	// ANONYMOUS_SEALED initiative; unset otherwise.
+	Sealed        *SealedSpec `protobuf:"bytes,16,opt,name=sealed,proto3" json:"sealed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2589,6 +2653,280 @@ func (x *InitiativeSpec) GetBlindKeys() []*BlindKey {
 	return nil
 }
 
+func (x *InitiativeSpec) GetSealed() *SealedSpec {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// SealedSpec names the trustees of a sealed initiative and the key
+// ceremony's windows (block time, unix seconds): deals are accepted until
+// deals_close_at, complaints until complaints_close_at, when the ledger
+// fixes the qualified trustees and the joint key. Both are before
+// voting_opens_at.
+type SealedSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// trustee_party_ids are consortium parties from both sides; trustee i
+	// (from 1) is trustee_party_ids[i-1]. Each must have registered a
+	// trustee key (RegisterTrusteeKey) before the initiative is created.
+	TrusteePartyIds []string `protobuf:"bytes,1,rep,name=trustee_party_ids,json=trusteePartyIds,proto3" json:"trustee_party_ids,omitempty"`
+	// threshold t: any t trustees can decrypt, fewer cannot. 0 means the
+	// smallest threshold no side reaches alone (max(n/2+1, largest side+1)).
+	// It must exceed each side's trustees and be at most n-1, so one absent
+	// trustee does not block the result.
+	Threshold         uint32 `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	DealsCloseAt      int64  `protobuf:"varint,3,opt,name=deals_close_at,json=dealsCloseAt,proto3" json:"deals_close_at,omitempty"`
+	ComplaintsCloseAt int64  `protobuf:"varint,4,opt,name=complaints_close_at,json=complaintsCloseAt,proto3" json:"complaints_close_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SealedSpec) Reset() {
+	*x = SealedSpec{}
+	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedSpec) ProtoMessage() {}
+
+func (x *SealedSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedSpec.ProtoReflect.Descriptor instead.
+func (*SealedSpec) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SealedSpec) GetTrusteePartyIds() []string {
+	if x != nil {
+		return x.TrusteePartyIds
+	}
+	return nil
+}
+
+func (x *SealedSpec) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *SealedSpec) GetDealsCloseAt() int64 {
+	if x != nil {
+		return x.DealsCloseAt
+	}
+	return 0
+}
+
+func (x *SealedSpec) GetComplaintsCloseAt() int64 {
+	if x != nil {
+		return x.ComplaintsCloseAt
+	}
+	return 0
+}
+
+// SealedState is the key ceremony and decryption state of a sealed
+// initiative, under "sealed/" || initiative_id.
+type SealedState struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InitiativeId string                 `protobuf:"bytes,1,opt,name=initiative_id,json=initiativeId,proto3" json:"initiative_id,omitempty"`
+	Threshold    uint32                 `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// trustee_keys are the trustees' transport keys, copied from their
+	// parties' RegisterTrusteeKey at creation, in trustee order.
+	TrusteeKeys [][]byte       `protobuf:"bytes,3,rep,name=trustee_keys,json=trusteeKeys,proto3" json:"trustee_keys,omitempty"`
+	Status      CeremonyStatus `protobuf:"varint,4,opt,name=status,proto3,enum=tabella.v1.CeremonyStatus" json:"status,omitempty"`
+	// dealers that posted a deal, and dealers disqualified by an upheld
+	// complaint, in increasing trustee index.
+	Dealt        []uint32 `protobuf:"varint,5,rep,packed,name=dealt,proto3" json:"dealt,omitempty"`
+	Disqualified []uint32 `protobuf:"varint,6,rep,packed,name=disqualified,proto3" json:"disqualified,omitempty"`
+	// qualified dealers (READY), in increasing index.
+	Qualified []uint32 `protobuf:"varint,7,rep,packed,name=qualified,proto3" json:"qualified,omitempty"`
+	// joint_key is the election key Y (READY), 32 bytes.
+	JointKey []byte `protobuf:"bytes,8,opt,name=joint_key,json=jointKey,proto3" json:"joint_key,omitempty"`
+	// verification_keys[i-1] is trustee i's Y_i = g^{x_i} (READY): what a
+	// decryption share is checked against.
+	VerificationKeys [][]byte `protobuf:"bytes,9,rep,name=verification_keys,json=verificationKeys,proto3" json:"verification_keys,omitempty"`
+	// failure says why the ceremony failed (FAILED).
+	Failure   string `protobuf:"bytes,10,opt,name=failure,proto3" json:"failure,omitempty"`
+	KeyHeight int64  `protobuf:"varint,11,opt,name=key_height,json=keyHeight,proto3" json:"key_height,omitempty"`
+	// shared lists the trustees whose valid decryption share is recorded.
+	Shared []uint32 `protobuf:"varint,12,rep,packed,name=shared,proto3" json:"shared,omitempty"`
+	// ballot rules the proofs are checked against, fixed at creation:
+	// options, min and max selections, and for a budget under the
+	// WITHIN_BUDGET rule the costs in option order and the budget total.
+	Options       uint32   `protobuf:"varint,13,opt,name=options,proto3" json:"options,omitempty"`
+	MinSelections uint32   `protobuf:"varint,14,opt,name=min_selections,json=minSelections,proto3" json:"min_selections,omitempty"`
+	MaxSelections uint32   `protobuf:"varint,15,opt,name=max_selections,json=maxSelections,proto3" json:"max_selections,omitempty"`
+	Costs         []uint64 `protobuf:"varint,16,rep,packed,name=costs,proto3" json:"costs,omitempty"`
+	Budget        uint64   `protobuf:"varint,17,opt,name=budget,proto3" json:"budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedState) Reset() {
+	*x = SealedState{}
+	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedState) ProtoMessage() {}
+
+func (x *SealedState) ProtoReflect() protoreflect.Message {
+	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedState.ProtoReflect.Descriptor instead.
+func (*SealedState) Descriptor() ([]byte, []int) {
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SealedState) GetInitiativeId() string {
+	if x != nil {
+		return x.InitiativeId
+	}
+	return ""
+}
+
+func (x *SealedState) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *SealedState) GetTrusteeKeys() [][]byte {
+	if x != nil {
+		return x.TrusteeKeys
+	}
+	return nil
+}
+
+func (x *SealedState) GetStatus() CeremonyStatus {
+	if x != nil {
+		return x.Status
+	}
+	return CeremonyStatus_CEREMONY_STATUS_UNSPECIFIED
+}
+
+func (x *SealedState) GetDealt() []uint32 {
+	if x != nil {
+		return x.Dealt
+	}
+	return nil
+}
+
+func (x *SealedState) GetDisqualified() []uint32 {
+	if x != nil {
+		return x.Disqualified
+	}
+	return nil
+}
+
+func (x *SealedState) GetQualified() []uint32 {
+	if x != nil {
+		return x.Qualified
+	}
+	return nil
+}
+
+func (x *SealedState) GetJointKey() []byte {
+	if x != nil {
+		return x.JointKey
+	}
+	return nil
+}
+
+func (x *SealedState) GetVerificationKeys() [][]byte {
+	if x != nil {
+		return x.VerificationKeys
+	}
+	return nil
+}
+
+func (x *SealedState) GetFailure() string {
+	if x != nil {
+		return x.Failure
+	}
+	return ""
+}
+
+func (x *SealedState) GetKeyHeight() int64 {
+	if x != nil {
+		return x.KeyHeight
+	}
+	return 0
+}
+
+func (x *SealedState) GetShared() []uint32 {
+	if x != nil {
+		return x.Shared
+	}
+	return nil
+}
+
+func (x *SealedState) GetOptions() uint32 {
+	if x != nil {
+		return x.Options
+	}
+	return 0
+}
+
+func (x *SealedState) GetMinSelections() uint32 {
+	if x != nil {
+		return x.MinSelections
+	}
+	return 0
+}
+
+func (x *SealedState) GetMaxSelections() uint32 {
+	if x != nil {
+		return x.MaxSelections
+	}
+	return 0
+}
+
+func (x *SealedState) GetCosts() []uint64 {
+	if x != nil {
+		return x.Costs
+	}
+	return nil
+}
+
+func (x *SealedState) GetBudget() uint64 {
+	if x != nil {
+		return x.Budget
+	}
+	return 0
+}
+
 // BlindKey registers an issuer's RSA key for blind-signing the anonymous
 // tokens of one initiative (RFC 9474, RSABSSA-SHA384-PSS-Deterministic).
 type BlindKey struct {
@@ -2608,7 +2946,7 @@ type BlindKey struct {
 
 func (x *BlindKey) Reset() {
 	*x = BlindKey{}
-	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	mi := &file_tabella_v1_types_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2958,7 @@ func (x *BlindKey) String() string {
 func (*BlindKey) ProtoMessage() {}
 
 func (x *BlindKey) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[27]
+	mi := &file_tabella_v1_types_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +2971,7 @@ func (x *BlindKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlindKey.ProtoReflect.Descriptor instead.
 func (*BlindKey) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{27}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *BlindKey) GetIssuerId() string {
@@ -2674,7 +3012,7 @@ type AnonymousToken struct {
 
 func (x *AnonymousToken) Reset() {
 	*x = AnonymousToken{}
-	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	mi := &file_tabella_v1_types_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2686,7 +3024,7 @@ func (x *AnonymousToken) String() string {
 func (*AnonymousToken) ProtoMessage() {}
 
 func (x *AnonymousToken) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[28]
+	mi := &file_tabella_v1_types_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2699,7 +3037,7 @@ func (x *AnonymousToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnonymousToken.ProtoReflect.Descriptor instead.
 func (*AnonymousToken) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{28}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AnonymousToken) GetIssuerId() string {
@@ -2743,13 +3081,16 @@ type Result struct {
 	// tallied_height is the height of the block that completed the count:
 	// closed_height, or later when the count was spread over blocks.
 	TalliedHeight int64 `protobuf:"varint,12,opt,name=tallied_height,json=talliedHeight,proto3" json:"tallied_height,omitempty"`
+	// decrypted_by (SEALED) lists the trustee indexes whose decryption
+	// shares recovered the counts.
+	DecryptedBy   []uint32 `protobuf:"varint,13,rep,packed,name=decrypted_by,json=decryptedBy,proto3" json:"decrypted_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_tabella_v1_types_proto_msgTypes[29]
+	mi := &file_tabella_v1_types_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2761,7 +3102,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[29]
+	mi := &file_tabella_v1_types_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2774,7 +3115,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{29}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Result) GetTurnout() uint64 {
@@ -2861,6 +3202,13 @@ func (x *Result) GetTalliedHeight() int64 {
 	return 0
 }
 
+func (x *Result) GetDecryptedBy() []uint32 {
+	if x != nil {
+		return x.DecryptedBy
+	}
+	return nil
+}
+
 // StatusChange is one step of an initiative's lifecycle.
 type StatusChange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2873,7 +3221,7 @@ type StatusChange struct {
 
 func (x *StatusChange) Reset() {
 	*x = StatusChange{}
-	mi := &file_tabella_v1_types_proto_msgTypes[30]
+	mi := &file_tabella_v1_types_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2885,7 +3233,7 @@ func (x *StatusChange) String() string {
 func (*StatusChange) ProtoMessage() {}
 
 func (x *StatusChange) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[30]
+	mi := &file_tabella_v1_types_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +3246,7 @@ func (x *StatusChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusChange.ProtoReflect.Descriptor instead.
 func (*StatusChange) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{30}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StatusChange) GetStatus() InitiativeStatus {
@@ -2934,7 +3282,7 @@ type Cancellation struct {
 
 func (x *Cancellation) Reset() {
 	*x = Cancellation{}
-	mi := &file_tabella_v1_types_proto_msgTypes[31]
+	mi := &file_tabella_v1_types_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2946,7 +3294,7 @@ func (x *Cancellation) String() string {
 func (*Cancellation) ProtoMessage() {}
 
 func (x *Cancellation) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[31]
+	mi := &file_tabella_v1_types_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2959,7 +3307,7 @@ func (x *Cancellation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancellation.ProtoReflect.Descriptor instead.
 func (*Cancellation) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{31}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Cancellation) GetReason() string {
@@ -2999,7 +3347,7 @@ type Initiative struct {
 
 func (x *Initiative) Reset() {
 	*x = Initiative{}
-	mi := &file_tabella_v1_types_proto_msgTypes[32]
+	mi := &file_tabella_v1_types_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3011,7 +3359,7 @@ func (x *Initiative) String() string {
 func (*Initiative) ProtoMessage() {}
 
 func (x *Initiative) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[32]
+	mi := &file_tabella_v1_types_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3024,7 +3372,7 @@ func (x *Initiative) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Initiative.ProtoReflect.Descriptor instead.
 func (*Initiative) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{32}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Initiative) GetSpec() *InitiativeSpec {
@@ -3090,7 +3438,7 @@ type ProposalReview struct {
 
 func (x *ProposalReview) Reset() {
 	*x = ProposalReview{}
-	mi := &file_tabella_v1_types_proto_msgTypes[33]
+	mi := &file_tabella_v1_types_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3102,7 +3450,7 @@ func (x *ProposalReview) String() string {
 func (*ProposalReview) ProtoMessage() {}
 
 func (x *ProposalReview) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[33]
+	mi := &file_tabella_v1_types_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3115,7 +3463,7 @@ func (x *ProposalReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposalReview.ProtoReflect.Descriptor instead.
 func (*ProposalReview) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{33}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ProposalReview) GetPartyId() string {
@@ -3178,7 +3526,7 @@ type Proposal struct {
 
 func (x *Proposal) Reset() {
 	*x = Proposal{}
-	mi := &file_tabella_v1_types_proto_msgTypes[34]
+	mi := &file_tabella_v1_types_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3190,7 +3538,7 @@ func (x *Proposal) String() string {
 func (*Proposal) ProtoMessage() {}
 
 func (x *Proposal) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[34]
+	mi := &file_tabella_v1_types_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3203,7 +3551,7 @@ func (x *Proposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
 func (*Proposal) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{34}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Proposal) GetInitiativeId() string {
@@ -3335,7 +3683,7 @@ type TallyProgress struct {
 
 func (x *TallyProgress) Reset() {
 	*x = TallyProgress{}
-	mi := &file_tabella_v1_types_proto_msgTypes[35]
+	mi := &file_tabella_v1_types_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3347,7 +3695,7 @@ func (x *TallyProgress) String() string {
 func (*TallyProgress) ProtoMessage() {}
 
 func (x *TallyProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[35]
+	mi := &file_tabella_v1_types_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3360,7 +3708,7 @@ func (x *TallyProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TallyProgress.ProtoReflect.Descriptor instead.
 func (*TallyProgress) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{35}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TallyProgress) GetNext() uint32 {
@@ -3421,14 +3769,17 @@ type BallotRecord struct {
 	// withdrawn marks a withdrawal: the voter withdrew the ballot (or
 	// petition signature) that precedes it in history; tx is the signed
 	// WithdrawBallot.
-	Withdrawn     bool `protobuf:"varint,9,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
+	Withdrawn bool `protobuf:"varint,9,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
+	// sealed marks a sealed ballot: selections is empty and the encrypted
+	// ballot is in tx (CastBallot.sealed_ballot).
+	Sealed        bool `protobuf:"varint,10,opt,name=sealed,proto3" json:"sealed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BallotRecord) Reset() {
 	*x = BallotRecord{}
-	mi := &file_tabella_v1_types_proto_msgTypes[36]
+	mi := &file_tabella_v1_types_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3440,7 +3791,7 @@ func (x *BallotRecord) String() string {
 func (*BallotRecord) ProtoMessage() {}
 
 func (x *BallotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[36]
+	mi := &file_tabella_v1_types_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3453,7 +3804,7 @@ func (x *BallotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BallotRecord.ProtoReflect.Descriptor instead.
 func (*BallotRecord) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{36}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BallotRecord) GetInitiativeId() string {
@@ -3519,6 +3870,13 @@ func (x *BallotRecord) GetWithdrawn() bool {
 	return false
 }
 
+func (x *BallotRecord) GetSealed() bool {
+	if x != nil {
+		return x.Sealed
+	}
+	return false
+}
+
 // Tally is the running count of an initiative.
 type Tally struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -3541,13 +3899,17 @@ type Tally struct {
 	// threshold_reached_height (PETITION) is the height since which the
 	// signatures have been at or above the threshold; 0 when below.
 	ThresholdReachedHeight int64 `protobuf:"varint,9,opt,name=threshold_reached_height,json=thresholdReachedHeight,proto3" json:"threshold_reached_height,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// encrypted (SEALED) is the homomorphic sum of the live ballots, the
+	// ledger/sealed Tally encoding; counts stay zero until the trustees
+	// decrypt it at close.
+	Encrypted     []byte `protobuf:"bytes,10,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Tally) Reset() {
 	*x = Tally{}
-	mi := &file_tabella_v1_types_proto_msgTypes[37]
+	mi := &file_tabella_v1_types_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3559,7 +3921,7 @@ func (x *Tally) String() string {
 func (*Tally) ProtoMessage() {}
 
 func (x *Tally) ProtoReflect() protoreflect.Message {
-	mi := &file_tabella_v1_types_proto_msgTypes[37]
+	mi := &file_tabella_v1_types_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3572,7 +3934,7 @@ func (x *Tally) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tally.ProtoReflect.Descriptor instead.
 func (*Tally) Descriptor() ([]byte, []int) {
-	return file_tabella_v1_types_proto_rawDescGZIP(), []int{37}
+	return file_tabella_v1_types_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Tally) GetInitiativeId() string {
@@ -3636,6 +3998,13 @@ func (x *Tally) GetThresholdReachedHeight() int64 {
 		return x.ThresholdReachedHeight
 	}
 	return 0
+}
+
+func (x *Tally) GetEncrypted() []byte {
+	if x != nil {
+		return x.Encrypted
+	}
+	return nil
 }
 
 var File_tabella_v1_types_proto protoreflect.FileDescriptor
@@ -3786,7 +4155,7 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\x14government_approvals\x18\x02 \x01(\rR\x13governmentApprovals\x126\n" +
 	"\x17civil_society_approvals\x18\x03 \x01(\rR\x15civilSocietyApprovals\x12$\n" +
 	"\x0emax_per_person\x18\x04 \x01(\rR\fmaxPerPerson\x129\n" +
-	"\veligibility\x18\x05 \x01(\v2\x17.tabella.v1.EligibilityR\veligibility\"\x96\x05\n" +
+	"\veligibility\x18\x05 \x01(\v2\x17.tabella.v1.EligibilityR\veligibility\"\xc6\x05\n" +
 	"\x0eInitiativeSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.tabella.v1.InitiativeKindR\x04kind\x12\x14\n" +
@@ -3805,14 +4174,41 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\tproposals\x18\r \x01(\v2\x15.tabella.v1.ProposalsR\tproposals\x12-\n" +
 	"\asecrecy\x18\x0e \x01(\x0e2\x13.tabella.v1.SecrecyR\asecrecy\x123\n" +
 	"\n" +
-	"blind_keys\x18\x0f \x03(\v2\x14.tabella.v1.BlindKeyR\tblindKeys\"o\n" +
+	"blind_keys\x18\x0f \x03(\v2\x14.tabella.v1.BlindKeyR\tblindKeys\x12.\n" +
+	"\x06sealed\x18\x10 \x01(\v2\x16.tabella.v1.SealedSpecR\x06sealed\"\xac\x01\n" +
+	"\n" +
+	"SealedSpec\x12*\n" +
+	"\x11trustee_party_ids\x18\x01 \x03(\tR\x0ftrusteePartyIds\x12\x1c\n" +
+	"\tthreshold\x18\x02 \x01(\rR\tthreshold\x12$\n" +
+	"\x0edeals_close_at\x18\x03 \x01(\x03R\fdealsCloseAt\x12.\n" +
+	"\x13complaints_close_at\x18\x04 \x01(\x03R\x11complaintsCloseAt\"\xb0\x04\n" +
+	"\vSealedState\x12#\n" +
+	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x1c\n" +
+	"\tthreshold\x18\x02 \x01(\rR\tthreshold\x12!\n" +
+	"\ftrustee_keys\x18\x03 \x03(\fR\vtrusteeKeys\x122\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1a.tabella.v1.CeremonyStatusR\x06status\x12\x14\n" +
+	"\x05dealt\x18\x05 \x03(\rR\x05dealt\x12\"\n" +
+	"\fdisqualified\x18\x06 \x03(\rR\fdisqualified\x12\x1c\n" +
+	"\tqualified\x18\a \x03(\rR\tqualified\x12\x1b\n" +
+	"\tjoint_key\x18\b \x01(\fR\bjointKey\x12+\n" +
+	"\x11verification_keys\x18\t \x03(\fR\x10verificationKeys\x12\x18\n" +
+	"\afailure\x18\n" +
+	" \x01(\tR\afailure\x12\x1d\n" +
+	"\n" +
+	"key_height\x18\v \x01(\x03R\tkeyHeight\x12\x16\n" +
+	"\x06shared\x18\f \x03(\rR\x06shared\x12\x18\n" +
+	"\aoptions\x18\r \x01(\rR\aoptions\x12%\n" +
+	"\x0emin_selections\x18\x0e \x01(\rR\rminSelections\x12%\n" +
+	"\x0emax_selections\x18\x0f \x01(\rR\rmaxSelections\x12\x14\n" +
+	"\x05costs\x18\x10 \x03(\x04R\x05costs\x12\x16\n" +
+	"\x06budget\x18\x11 \x01(\x04R\x06budget\"o\n" +
 	"\bBlindKey\x12\x1b\n" +
 	"\tissuer_id\x18\x01 \x01(\tR\bissuerId\x12$\n" +
 	"\x0ersa_public_key\x18\x02 \x01(\fR\frsaPublicKey\x12 \n" +
 	"\vattestation\x18\x03 \x01(\fR\vattestation\"K\n" +
 	"\x0eAnonymousToken\x12\x1b\n" +
 	"\tissuer_id\x18\x01 \x01(\tR\bissuerId\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xb1\x03\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xd4\x03\n" +
 	"\x06Result\x12\x18\n" +
 	"\aturnout\x18\x01 \x01(\x04R\aturnout\x12\x1d\n" +
 	"\n" +
@@ -3828,7 +4224,8 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\x18threshold_reached_height\x18\n" +
 	" \x01(\x03R\x16thresholdReachedHeight\x12#\n" +
 	"\rtiebreak_seed\x18\v \x01(\fR\ftiebreakSeed\x12%\n" +
-	"\x0etallied_height\x18\f \x01(\x03R\rtalliedHeight\"p\n" +
+	"\x0etallied_height\x18\f \x01(\x03R\rtalliedHeight\x12!\n" +
+	"\fdecrypted_by\x18\r \x03(\rR\vdecryptedBy\"p\n" +
 	"\fStatusChange\x124\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1c.tabella.v1.InitiativeStatusR\x06status\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x03R\x06height\x12\x12\n" +
@@ -3876,7 +4273,7 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\rclosed_height\x18\x04 \x01(\x03R\fclosedHeight\x12\x1f\n" +
 	"\vclosed_time\x18\x05 \x01(\x03R\n" +
 	"closedTime\x12\x12\n" +
-	"\x04seed\x18\x06 \x01(\fR\x04seed\"\x89\x02\n" +
+	"\x04seed\x18\x06 \x01(\fR\x04seed\"\xa1\x02\n" +
 	"\fBallotRecord\x12#\n" +
 	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x14\n" +
 	"\x05voter\x18\x02 \x01(\fR\x05voter\x12\x1a\n" +
@@ -3889,7 +4286,9 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"ballotHash\x12\x16\n" +
 	"\x06height\x18\a \x01(\x03R\x06height\x12\x0e\n" +
 	"\x02tx\x18\b \x01(\fR\x02tx\x12\x1c\n" +
-	"\twithdrawn\x18\t \x01(\bR\twithdrawn\"\xb6\x02\n" +
+	"\twithdrawn\x18\t \x01(\bR\twithdrawn\x12\x16\n" +
+	"\x06sealed\x18\n" +
+	" \x01(\bR\x06sealed\"\xd4\x02\n" +
 	"\x05Tally\x12#\n" +
 	"\rinitiative_id\x18\x01 \x01(\tR\finitiativeId\x12\x16\n" +
 	"\x06counts\x18\x02 \x03(\x04R\x06counts\x12\x18\n" +
@@ -3899,7 +4298,9 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\foption_count\x18\x06 \x01(\rR\voptionCount\x12\x1c\n" +
 	"\tproposals\x18\a \x01(\rR\tproposals\x12 \n" +
 	"\vwithdrawals\x18\b \x01(\x04R\vwithdrawals\x128\n" +
-	"\x18threshold_reached_height\x18\t \x01(\x03R\x16thresholdReachedHeight*`\n" +
+	"\x18threshold_reached_height\x18\t \x01(\x03R\x16thresholdReachedHeight\x12\x1c\n" +
+	"\tencrypted\x18\n" +
+	" \x01(\fR\tencrypted*`\n" +
 	"\tPartyKind\x12\x1a\n" +
 	"\x16PARTY_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PARTY_KIND_GOVERNMENT\x10\x01\x12\x1c\n" +
@@ -3944,7 +4345,12 @@ const file_tabella_v1_types_proto_rawDesc = "" +
 	"\x17REVIEW_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10REVIEW_MODE_NONE\x10\x01\x12\x19\n" +
 	"\x15REVIEW_MODE_ORGANISER\x10\x02\x12\x14\n" +
-	"\x10REVIEW_MODE_DUAL\x10\x03*\x7f\n" +
+	"\x10REVIEW_MODE_DUAL\x10\x03*\x85\x01\n" +
+	"\x0eCeremonyStatus\x12\x1f\n" +
+	"\x1bCEREMONY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CEREMONY_STATUS_DEALING\x10\x01\x12\x19\n" +
+	"\x15CEREMONY_STATUS_READY\x10\x02\x12\x1a\n" +
+	"\x16CEREMONY_STATUS_FAILED\x10\x03*\x7f\n" +
 	"\aSecrecy\x12\x17\n" +
 	"\x13SECRECY_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSECRECY_PUBLIC\x10\x01\x12\x15\n" +
@@ -3973,8 +4379,8 @@ func file_tabella_v1_types_proto_rawDescGZIP() []byte {
 	return file_tabella_v1_types_proto_rawDescData
 }
 
-var file_tabella_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_tabella_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_tabella_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_tabella_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_tabella_v1_types_proto_goTypes = []any{
 	(PartyKind)(0),            // 0: tabella.v1.PartyKind
 	(GovStatus)(0),            // 1: tabella.v1.GovStatus
@@ -3983,94 +4389,99 @@ var file_tabella_v1_types_proto_goTypes = []any{
 	(Operator)(0),             // 4: tabella.v1.Operator
 	(BudgetBallotRule)(0),     // 5: tabella.v1.BudgetBallotRule
 	(ReviewMode)(0),           // 6: tabella.v1.ReviewMode
-	(Secrecy)(0),              // 7: tabella.v1.Secrecy
-	(ResultOutcome)(0),        // 8: tabella.v1.ResultOutcome
-	(ProposalStatus)(0),       // 9: tabella.v1.ProposalStatus
-	(*Party)(nil),             // 10: tabella.v1.Party
-	(*Validator)(nil),         // 11: tabella.v1.Validator
-	(*Organiser)(nil),         // 12: tabella.v1.Organiser
-	(*Issuer)(nil),            // 13: tabella.v1.Issuer
-	(*Genesis)(nil),           // 14: tabella.v1.Genesis
-	(*PartyIndex)(nil),        // 15: tabella.v1.PartyIndex
-	(*GovAction)(nil),         // 16: tabella.v1.GovAction
-	(*SetValidator)(nil),      // 17: tabella.v1.SetValidator
-	(*RegisterOrganiser)(nil), // 18: tabella.v1.RegisterOrganiser
-	(*RevokeOrganiser)(nil),   // 19: tabella.v1.RevokeOrganiser
-	(*RegisterIssuer)(nil),    // 20: tabella.v1.RegisterIssuer
-	(*RevokeIssuer)(nil),      // 21: tabella.v1.RevokeIssuer
-	(*GovVoteRecord)(nil),     // 22: tabella.v1.GovVoteRecord
-	(*GovProposal)(nil),       // 23: tabella.v1.GovProposal
-	(*AttributeValue)(nil),    // 24: tabella.v1.AttributeValue
-	(*Attribute)(nil),         // 25: tabella.v1.Attribute
-	(*Credential)(nil),        // 26: tabella.v1.Credential
-	(*SignedCredential)(nil),  // 27: tabella.v1.SignedCredential
-	(*Predicate)(nil),         // 28: tabella.v1.Predicate
-	(*Eligibility)(nil),       // 29: tabella.v1.Eligibility
-	(*Option)(nil),            // 30: tabella.v1.Option
-	(*BallotRules)(nil),       // 31: tabella.v1.BallotRules
-	(*Schedule)(nil),          // 32: tabella.v1.Schedule
-	(*ResultRule)(nil),        // 33: tabella.v1.ResultRule
-	(*Budget)(nil),            // 34: tabella.v1.Budget
-	(*Proposals)(nil),         // 35: tabella.v1.Proposals
-	(*InitiativeSpec)(nil),    // 36: tabella.v1.InitiativeSpec
-	(*BlindKey)(nil),          // 37: tabella.v1.BlindKey
-	(*AnonymousToken)(nil),    // 38: tabella.v1.AnonymousToken
-	(*Result)(nil),            // 39: tabella.v1.Result
-	(*StatusChange)(nil),      // 40: tabella.v1.StatusChange
-	(*Cancellation)(nil),      // 41: tabella.v1.Cancellation
-	(*Initiative)(nil),        // 42: tabella.v1.Initiative
-	(*ProposalReview)(nil),    // 43: tabella.v1.ProposalReview
-	(*Proposal)(nil),          // 44: tabella.v1.Proposal
-	(*TallyProgress)(nil),     // 45: tabella.v1.TallyProgress
-	(*BallotRecord)(nil),      // 46: tabella.v1.BallotRecord
-	(*Tally)(nil),             // 47: tabella.v1.Tally
+	(CeremonyStatus)(0),       // 7: tabella.v1.CeremonyStatus
+	(Secrecy)(0),              // 8: tabella.v1.Secrecy
+	(ResultOutcome)(0),        // 9: tabella.v1.ResultOutcome
+	(ProposalStatus)(0),       // 10: tabella.v1.ProposalStatus
+	(*Party)(nil),             // 11: tabella.v1.Party
+	(*Validator)(nil),         // 12: tabella.v1.Validator
+	(*Organiser)(nil),         // 13: tabella.v1.Organiser
+	(*Issuer)(nil),            // 14: tabella.v1.Issuer
+	(*Genesis)(nil),           // 15: tabella.v1.Genesis
+	(*PartyIndex)(nil),        // 16: tabella.v1.PartyIndex
+	(*GovAction)(nil),         // 17: tabella.v1.GovAction
+	(*SetValidator)(nil),      // 18: tabella.v1.SetValidator
+	(*RegisterOrganiser)(nil), // 19: tabella.v1.RegisterOrganiser
+	(*RevokeOrganiser)(nil),   // 20: tabella.v1.RevokeOrganiser
+	(*RegisterIssuer)(nil),    // 21: tabella.v1.RegisterIssuer
+	(*RevokeIssuer)(nil),      // 22: tabella.v1.RevokeIssuer
+	(*GovVoteRecord)(nil),     // 23: tabella.v1.GovVoteRecord
+	(*GovProposal)(nil),       // 24: tabella.v1.GovProposal
+	(*AttributeValue)(nil),    // 25: tabella.v1.AttributeValue
+	(*Attribute)(nil),         // 26: tabella.v1.Attribute
+	(*Credential)(nil),        // 27: tabella.v1.Credential
+	(*SignedCredential)(nil),  // 28: tabella.v1.SignedCredential
+	(*Predicate)(nil),         // 29: tabella.v1.Predicate
+	(*Eligibility)(nil),       // 30: tabella.v1.Eligibility
+	(*Option)(nil),            // 31: tabella.v1.Option
+	(*BallotRules)(nil),       // 32: tabella.v1.BallotRules
+	(*Schedule)(nil),          // 33: tabella.v1.Schedule
+	(*ResultRule)(nil),        // 34: tabella.v1.ResultRule
+	(*Budget)(nil),            // 35: tabella.v1.Budget
+	(*Proposals)(nil),         // 36: tabella.v1.Proposals
+	(*InitiativeSpec)(nil),    // 37: tabella.v1.InitiativeSpec
+	(*SealedSpec)(nil),        // 38: tabella.v1.SealedSpec
+	(*SealedState)(nil),       // 39: tabella.v1.SealedState
+	(*BlindKey)(nil),          // 40: tabella.v1.BlindKey
+	(*AnonymousToken)(nil),    // 41: tabella.v1.AnonymousToken
+	(*Result)(nil),            // 42: tabella.v1.Result
+	(*StatusChange)(nil),      // 43: tabella.v1.StatusChange
+	(*Cancellation)(nil),      // 44: tabella.v1.Cancellation
+	(*Initiative)(nil),        // 45: tabella.v1.Initiative
+	(*ProposalReview)(nil),    // 46: tabella.v1.ProposalReview
+	(*Proposal)(nil),          // 47: tabella.v1.Proposal
+	(*TallyProgress)(nil),     // 48: tabella.v1.TallyProgress
+	(*BallotRecord)(nil),      // 49: tabella.v1.BallotRecord
+	(*Tally)(nil),             // 50: tabella.v1.Tally
 }
 var file_tabella_v1_types_proto_depIdxs = []int32{
 	0,  // 0: tabella.v1.Party.kind:type_name -> tabella.v1.PartyKind
-	11, // 1: tabella.v1.Party.validator:type_name -> tabella.v1.Validator
-	10, // 2: tabella.v1.Genesis.parties:type_name -> tabella.v1.Party
-	12, // 3: tabella.v1.Genesis.organisers:type_name -> tabella.v1.Organiser
-	13, // 4: tabella.v1.Genesis.issuers:type_name -> tabella.v1.Issuer
-	18, // 5: tabella.v1.GovAction.register_organiser:type_name -> tabella.v1.RegisterOrganiser
-	19, // 6: tabella.v1.GovAction.revoke_organiser:type_name -> tabella.v1.RevokeOrganiser
-	20, // 7: tabella.v1.GovAction.register_issuer:type_name -> tabella.v1.RegisterIssuer
-	21, // 8: tabella.v1.GovAction.revoke_issuer:type_name -> tabella.v1.RevokeIssuer
-	17, // 9: tabella.v1.GovAction.set_validator:type_name -> tabella.v1.SetValidator
-	16, // 10: tabella.v1.GovProposal.action:type_name -> tabella.v1.GovAction
+	12, // 1: tabella.v1.Party.validator:type_name -> tabella.v1.Validator
+	11, // 2: tabella.v1.Genesis.parties:type_name -> tabella.v1.Party
+	13, // 3: tabella.v1.Genesis.organisers:type_name -> tabella.v1.Organiser
+	14, // 4: tabella.v1.Genesis.issuers:type_name -> tabella.v1.Issuer
+	19, // 5: tabella.v1.GovAction.register_organiser:type_name -> tabella.v1.RegisterOrganiser
+	20, // 6: tabella.v1.GovAction.revoke_organiser:type_name -> tabella.v1.RevokeOrganiser
+	21, // 7: tabella.v1.GovAction.register_issuer:type_name -> tabella.v1.RegisterIssuer
+	22, // 8: tabella.v1.GovAction.revoke_issuer:type_name -> tabella.v1.RevokeIssuer
+	18, // 9: tabella.v1.GovAction.set_validator:type_name -> tabella.v1.SetValidator
+	17, // 10: tabella.v1.GovProposal.action:type_name -> tabella.v1.GovAction
 	1,  // 11: tabella.v1.GovProposal.status:type_name -> tabella.v1.GovStatus
-	22, // 12: tabella.v1.GovProposal.votes:type_name -> tabella.v1.GovVoteRecord
-	24, // 13: tabella.v1.Attribute.value:type_name -> tabella.v1.AttributeValue
-	25, // 14: tabella.v1.Credential.attributes:type_name -> tabella.v1.Attribute
+	23, // 12: tabella.v1.GovProposal.votes:type_name -> tabella.v1.GovVoteRecord
+	25, // 13: tabella.v1.Attribute.value:type_name -> tabella.v1.AttributeValue
+	26, // 14: tabella.v1.Credential.attributes:type_name -> tabella.v1.Attribute
 	4,  // 15: tabella.v1.Predicate.op:type_name -> tabella.v1.Operator
-	24, // 16: tabella.v1.Predicate.values:type_name -> tabella.v1.AttributeValue
-	28, // 17: tabella.v1.Eligibility.predicates:type_name -> tabella.v1.Predicate
+	25, // 16: tabella.v1.Predicate.values:type_name -> tabella.v1.AttributeValue
+	29, // 17: tabella.v1.Eligibility.predicates:type_name -> tabella.v1.Predicate
 	5,  // 18: tabella.v1.Budget.ballot_rule:type_name -> tabella.v1.BudgetBallotRule
 	6,  // 19: tabella.v1.Proposals.review:type_name -> tabella.v1.ReviewMode
-	29, // 20: tabella.v1.Proposals.eligibility:type_name -> tabella.v1.Eligibility
+	30, // 20: tabella.v1.Proposals.eligibility:type_name -> tabella.v1.Eligibility
 	2,  // 21: tabella.v1.InitiativeSpec.kind:type_name -> tabella.v1.InitiativeKind
-	30, // 22: tabella.v1.InitiativeSpec.options:type_name -> tabella.v1.Option
-	31, // 23: tabella.v1.InitiativeSpec.ballot:type_name -> tabella.v1.BallotRules
-	32, // 24: tabella.v1.InitiativeSpec.schedule:type_name -> tabella.v1.Schedule
-	29, // 25: tabella.v1.InitiativeSpec.eligibility:type_name -> tabella.v1.Eligibility
-	33, // 26: tabella.v1.InitiativeSpec.result_rule:type_name -> tabella.v1.ResultRule
-	34, // 27: tabella.v1.InitiativeSpec.budget:type_name -> tabella.v1.Budget
-	35, // 28: tabella.v1.InitiativeSpec.proposals:type_name -> tabella.v1.Proposals
-	7,  // 29: tabella.v1.InitiativeSpec.secrecy:type_name -> tabella.v1.Secrecy
-	37, // 30: tabella.v1.InitiativeSpec.blind_keys:type_name -> tabella.v1.BlindKey
-	8,  // 31: tabella.v1.Result.outcome:type_name -> tabella.v1.ResultOutcome
-	3,  // 32: tabella.v1.StatusChange.status:type_name -> tabella.v1.InitiativeStatus
-	36, // 33: tabella.v1.Initiative.spec:type_name -> tabella.v1.InitiativeSpec
-	3,  // 34: tabella.v1.Initiative.status:type_name -> tabella.v1.InitiativeStatus
-	39, // 35: tabella.v1.Initiative.result:type_name -> tabella.v1.Result
-	40, // 36: tabella.v1.Initiative.history:type_name -> tabella.v1.StatusChange
-	41, // 37: tabella.v1.Initiative.cancellation:type_name -> tabella.v1.Cancellation
-	9,  // 38: tabella.v1.Proposal.status:type_name -> tabella.v1.ProposalStatus
-	43, // 39: tabella.v1.Proposal.reviews:type_name -> tabella.v1.ProposalReview
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	31, // 22: tabella.v1.InitiativeSpec.options:type_name -> tabella.v1.Option
+	32, // 23: tabella.v1.InitiativeSpec.ballot:type_name -> tabella.v1.BallotRules
+	33, // 24: tabella.v1.InitiativeSpec.schedule:type_name -> tabella.v1.Schedule
+	30, // 25: tabella.v1.InitiativeSpec.eligibility:type_name -> tabella.v1.Eligibility
+	34, // 26: tabella.v1.InitiativeSpec.result_rule:type_name -> tabella.v1.ResultRule
+	35, // 27: tabella.v1.InitiativeSpec.budget:type_name -> tabella.v1.Budget
+	36, // 28: tabella.v1.InitiativeSpec.proposals:type_name -> tabella.v1.Proposals
+	8,  // 29: tabella.v1.InitiativeSpec.secrecy:type_name -> tabella.v1.Secrecy
+	40, // 30: tabella.v1.InitiativeSpec.blind_keys:type_name -> tabella.v1.BlindKey
+	38, // 31: tabella.v1.InitiativeSpec.sealed:type_name -> tabella.v1.SealedSpec
+	7,  // 32: tabella.v1.SealedState.status:type_name -> tabella.v1.CeremonyStatus
+	9,  // 33: tabella.v1.Result.outcome:type_name -> tabella.v1.ResultOutcome
+	3,  // 34: tabella.v1.StatusChange.status:type_name -> tabella.v1.InitiativeStatus
+	37, // 35: tabella.v1.Initiative.spec:type_name -> tabella.v1.InitiativeSpec
+	3,  // 36: tabella.v1.Initiative.status:type_name -> tabella.v1.InitiativeStatus
+	42, // 37: tabella.v1.Initiative.result:type_name -> tabella.v1.Result
+	43, // 38: tabella.v1.Initiative.history:type_name -> tabella.v1.StatusChange
+	44, // 39: tabella.v1.Initiative.cancellation:type_name -> tabella.v1.Cancellation
+	10, // 40: tabella.v1.Proposal.status:type_name -> tabella.v1.ProposalStatus
+	46, // 41: tabella.v1.Proposal.reviews:type_name -> tabella.v1.ProposalReview
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_tabella_v1_types_proto_init() }
@@ -4094,8 +4505,8 @@ func file_tabella_v1_types_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tabella_v1_types_proto_rawDesc), len(file_tabella_v1_types_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   38,
+			NumEnums:      11,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,542 @@
+package ledger_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	idb "github.com/cosmos/iavl/db"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tabella/tabella/client"
+	"github.com/tabella/tabella/ledger"
+	"github.com/tabella/tabella/ledger/sealed"
+	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
+)
+
+// detRand is a deterministic stream (SHA-256 in counter mode) so that two
+// ledgers fed the same sealed txs can be built from one seed.
+type detRand struct {
+	seed [32]byte
+	ctr  uint64
+	buf  []byte
+}
+
+func newDetRand(seed string) *detRand { return &detRand{seed: sha256.Sum256([]byte(seed))} }
+
+func (r *detRand) Read(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(r.buf) == 0 {
+			h := sha256.Sum256(binary.BigEndian.AppendUint64(r.seed[:], r.ctr))
+			r.ctr++
+			r.buf = h[:]
+		}
+		k := copy(p, r.buf)
+		p, r.buf = p[k:], r.buf[k:]
+	}
+	return n, nil
+}
+
+// sealedGenesis adds a fifth party, civ-c, that is never a trustee.
+func sealedGenesis() *tabellav1.Genesis {
+	g := testGenesis()
+	g.Parties = append(g.Parties, &tabellav1.Party{
+		Id: "civ-c", Name: "Party civ-c", Kind: tabellav1.PartyKind_PARTY_KIND_CIVIL_SOCIETY,
+		AdminKeys: [][]byte{pub("civ-c-admin")},
+		Validator: &tabellav1.Validator{PublicKey: pub("civ-c-val"), Power: 10},
+	})
+	return g
+}
+
+func newSealedWorld(t testing.TB) *world {
+	t.Helper()
+	db := idb.NewMemDB()
+	l, err := ledger.Open(db, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.InitChain(testChain, 1, genesisTime, sealedGenesis()); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, l: l, db: db, now: genesisTime}
+	w.block()
+	return w
+}
+
+var trusteeParties = []string{"gov-a", "gov-b", "civ-a", "civ-b"}
+
+// ceremony holds the trustees' secrets of one test chain.
+type ceremony struct {
+	rnd     io.Reader
+	secrets map[string]*client.TrusteeSecret
+}
+
+// registerTrustees registers a trustee key for every trustee party.
+func (w *world) registerTrustees(rnd io.Reader) *ceremony {
+	w.t.Helper()
+	c := &ceremony{rnd: rnd, secrets: map[string]*client.TrusteeSecret{}}
+	var txs [][]byte
+	for _, p := range trusteeParties {
+		s, err := client.NewTrusteeSecret(rnd)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		c.secrets[p] = s
+		tx, err := client.RegisterTrusteeKeyTx(testChain, key(p+"-admin"), p, s.Public())
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	w.mustOK(txs...)
+	return c
+}
+
+// sealedConsultation is a sealed three-option consultation (one or two
+// selections, revoting and withdrawal allowed): deals for 20 s,
+// complaints for 20 s more, voting from 60 s for two minutes.
+func (w *world) sealedConsultation(id string) *tabellav1.InitiativeSpec {
+	s := w.consultation(id)
+	s.Secrecy = tabellav1.Secrecy_SECRECY_SEALED
+	s.Ballot.WithdrawalAllowed = true
+	s.Schedule = &tabellav1.Schedule{VotingOpensAt: w.now.Add(60 * time.Second).Unix(), VotingClosesAt: w.now.Add(180 * time.Second).Unix()}
+	s.Sealed = &tabellav1.SealedSpec{
+		TrusteePartyIds:   slices.Clone(trusteeParties),
+		DealsCloseAt:      w.now.Add(20 * time.Second).Unix(),
+		ComplaintsCloseAt: w.now.Add(40 * time.Second).Unix(),
+	}
+	return s
+}
+
+// sealedBudget is a sealed five-project budget of 250,000 under the
+// WITHIN_BUDGET rule.
+func (w *world) sealedBudget(id string) *tabellav1.InitiativeSpec {
+	s := w.sealedConsultation(id)
+	s.Kind = tabellav1.InitiativeKind_INITIATIVE_KIND_BUDGET
+	s.Options = []*tabellav1.Option{
+		{Id: "library", Title: "Library", Cost: 120_000},
+		{Id: "playground", Title: "Playground", Cost: 80_000},
+		{Id: "trees", Title: "Trees", Cost: 50_000},
+		{Id: "benches", Title: "Benches", Cost: 30_000},
+		{Id: "lights", Title: "Lights", Cost: 100_000},
+	}
+	s.Ballot = &tabellav1.BallotRules{MinSelections: 1, RevotingAllowed: true}
+	s.Budget = &tabellav1.Budget{Total: 250_000, Currency: "EUR", BallotRule: tabellav1.BudgetBallotRule_BUDGET_BALLOT_RULE_WITHIN_BUDGET}
+	return s
+}
+
+func (w *world) sealedRecord(id string) *ledger.SealedRecord {
+	w.t.Helper()
+	rec, err := w.view().Sealed(id)
+	if err != nil || rec == nil {
+		w.t.Fatalf("sealed record of %q: %v", id, err)
+	}
+	return rec
+}
+
+func (c *ceremony) trustee(w *world, id, party string) *client.Trustee {
+	w.t.Helper()
+	tr, err := client.NewTrustee(testChain, w.initiative(id).Spec, w.sealedRecord(id).State, party, c.secrets[party])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tr
+}
+
+func (c *ceremony) dealTx(w *world, id, party string) []byte {
+	w.t.Helper()
+	d, err := c.trustee(w, id, party).Deal(c.rnd)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	tx, err := client.TrusteeDealTx(testChain, key(party+"-admin"), id, party, d)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tx
+}
+
+// readySealed creates spec, runs the ceremony with every trustee dealing
+// honestly and waits until voting opens.
+func (w *world) readySealed(c *ceremony, spec *tabellav1.InitiativeSpec) {
+	w.t.Helper()
+	w.mustOK(w.createTx(spec))
+	var txs [][]byte
+	for _, p := range trusteeParties {
+		txs = append(txs, c.dealTx(w, spec.Id, p))
+	}
+	w.mustOK(txs...)
+	w.until(spec.Schedule.VotingOpensAt)
+	if st := w.sealedRecord(spec.Id).State; st.Status != tabellav1.CeremonyStatus_CEREMONY_STATUS_READY {
+		w.t.Fatalf("ceremony is %s: %s", st.Status, st.Failure)
+	}
+	if in := w.initiative(spec.Id); in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_VOTING {
+		w.t.Fatalf("initiative is %s, want VOTING", in.Status)
+	}
+}
+
+func (w *world) sealedBallot(rnd io.Reader, voter, id string, seq uint64, sel ...uint32) []byte {
+	w.t.Helper()
+	b, err := client.SealBallot(rnd, testChain, w.sealedRecord(id).State, pub(voter), sel)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return w.sealedBallotTx(voter, id, seq, b)
+}
+
+func (w *world) sealedBallotTx(voter, id string, seq uint64, ballot []byte) []byte {
+	w.t.Helper()
+	tx, err := client.SealedBallotTx(testChain, key(voter), id, w.cred(voter, resident(voter)...), nil, ballot, seq)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tx
+}
+
+func (c *ceremony) shareTx(w *world, id, party string) []byte {
+	w.t.Helper()
+	rec := w.sealedRecord(id)
+	var tally tabellav1.Tally
+	tl := w.tally(id)
+	tally.Encrypted = tl.Encrypted
+	s, err := c.trustee(w, id, party).DecryptionShare(c.rnd, rec.State, rec.Deals, tally.Encrypted)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	tx, err := client.DecryptionShareTx(testChain, key(party+"-admin"), id, party, s)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tx
+}
+
+// expect runs txs in one block and checks each one's code.
+func (w *world) expect(codes []ledger.Code, txs ...[]byte) {
+	w.t.Helper()
+	res := w.block(txs...)
+	for i, r := range res.TxResults {
+		if r.Code != codes[i] {
+			w.t.Fatalf("tx %d: got %s (%s), want %s", i, r.Code, r.Log, codes[i])
+		}
+	}
+}
+
+func one(c ledger.Code) []ledger.Code { return []ledger.Code{c} }
+
+func TestSealedEndToEnd(t *testing.T) {
+	w := newSealedWorld(t)
+	rnd := newDetRand("sealed-e2e")
+	c := w.registerTrustees(rnd)
+	spec := w.sealedConsultation("benches")
+	w.readySealed(c, spec)
+
+	// alice votes north+south then revotes river; bob votes south;
+	// carol votes north and withdraws; dave votes north+river.
+	w.mustOK(
+		w.sealedBallot(rnd, "alice", "benches", 1, 0, 1),
+		w.sealedBallot(rnd, "bob", "benches", 1, 1),
+		w.sealedBallot(rnd, "carol", "benches", 1, 0),
+		w.sealedBallot(rnd, "dave", "benches", 1, 0, 2),
+	)
+	wd, err := client.WithdrawBallotTx(testChain, key("carol"), "benches", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.mustOK(w.sealedBallot(rnd, "alice", "benches", 2, 2), wd)
+	tl := w.tally("benches")
+	if tl.Turnout != 3 || tl.BallotsCast != 5 || slices.ContainsFunc(tl.Counts, func(n uint64) bool { return n != 0 }) {
+		t.Fatalf("running tally leaks or miscounts: turnout %d, cast %d, counts %v", tl.Turnout, tl.BallotsCast, tl.Counts)
+	}
+	if len(tl.Encrypted) == 0 {
+		t.Fatal("no encrypted tally")
+	}
+
+	// Shares before close are refused.
+	w.expect(one(ledger.CodeWrongPhase), c.shareTx(w, "benches", "gov-a"))
+
+	w.until(spec.Schedule.VotingClosesAt)
+	if in := w.initiative("benches"); in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSING {
+		t.Fatalf("after voting: %s, want CLOSING", in.Status)
+	}
+	// Ballots after close are refused.
+	w.expect(one(ledger.CodeNotOpen), w.sealedBallot(rnd, "erin", "benches", 1, 0))
+
+	// A wrong share: gov-b's share posted under civ-a's name (valid
+	// encoding, index rewritten) does not verify against civ-a's key.
+	good := c.shareTx(w, "benches", "gov-b")
+	var bad []byte
+	{
+		rec := w.sealedRecord("benches")
+		s, err := c.trustee(w, "benches", "gov-b").DecryptionShare(c.rnd, rec.State, rec.Deals, w.tally("benches").Encrypted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s[1], s[2] = 0, 3 // u16 index after the one-byte tag: claim trustee 3 (civ-a)
+		if bad, err = client.DecryptionShareTx(testChain, key("civ-a-admin"), "benches", "civ-a", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nonTrustee, err := client.DecryptionShareTx(testChain, key("civ-c-admin"), "benches", "civ-c", []byte{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.expect([]ledger.Code{ledger.CodeOK, ledger.CodeBadDecryptionShare, ledger.CodeNotTrustee, ledger.CodeAlreadyExists}, good, bad, nonTrustee, good)
+
+	// t-1 = 2 valid shares: still CLOSING, no counts.
+	w.mustOK(c.shareTx(w, "benches", "civ-b"))
+	if in := w.initiative("benches"); in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSING || in.Result != nil {
+		t.Fatalf("with t-1 shares: %s, result %v", in.Status, in.Result)
+	}
+	// The third share decrypts.
+	w.mustOK(c.shareTx(w, "benches", "gov-a"))
+	in := w.initiative("benches")
+	if in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED {
+		t.Fatalf("after t shares: %s", in.Status)
+	}
+	// north: dave; south: bob; river: alice, dave.
+	if want := []uint64{1, 1, 2}; !slices.Equal(in.Result.Counts, want) {
+		t.Fatalf("counts %v, want %v", in.Result.Counts, want)
+	}
+	if !slices.Equal(in.Result.Winners, []uint32{2}) || in.Result.Turnout != 3 || !in.Result.QuorumMet {
+		t.Fatalf("result %v", in.Result)
+	}
+	if !slices.Equal(in.Result.DecryptedBy, []uint32{1, 2, 4}) {
+		t.Fatalf("decrypted by %v, want [1 2 4]", in.Result.DecryptedBy)
+	}
+	if got := w.tally("benches").Counts; !slices.Equal(got, []uint64{1, 1, 2}) {
+		t.Fatalf("tally counts after decryption %v", got)
+	}
+	// A late share is refused.
+	w.expect(one(ledger.CodeWrongPhase), c.shareTx(w, "benches", "civ-a"))
+}
+
+// shiftOption returns ballot with option i's ciphertext multiplied by an
+// encryption of delta (1 or -1): the ciphertext then encrypts x+delta,
+// an encrypted 2 or -1, while the proofs still claim the original.
+func shiftOption(t *testing.T, st *tabellav1.SealedState, ballot []byte, i int, delta int) []byte {
+	t.Helper()
+	y, err := sealed.DecodePublicKey(st.JointKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := sealed.Encrypt(rand.Reader, y, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const header = 6 // tag, u16 options, u8 slack bits, u8 range, u8 budget
+	off := header + sealed.CiphertextSize*i
+	ct, err := sealed.DecodeCiphertext(ballot[off : off+sealed.CiphertextSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if delta > 0 {
+		ct = ct.Add(one)
+	} else {
+		ct = ct.Sub(one)
+	}
+	out := bytes.Clone(ballot)
+	copy(out[off:], ct.Bytes())
+	return out
+}
+
+func TestSealedBallotRejections(t *testing.T) {
+	w := newSealedWorld(t)
+	rnd := newDetRand("sealed-rejections")
+	c := w.registerTrustees(rnd)
+
+	// Ballots before the key exists: the initiative is not open yet.
+	early := w.sealedConsultation("early")
+	w.mustOK(w.createTx(early))
+	st := w.sealedRecord("early").State
+	if st.Status != tabellav1.CeremonyStatus_CEREMONY_STATUS_DEALING || len(st.JointKey) != 0 {
+		t.Fatalf("new ceremony: %v", st)
+	}
+	if _, err := client.SealBallot(rnd, testChain, st, pub("alice"), []uint32{0}); err == nil {
+		t.Fatal("a client sealed a ballot without a key")
+	}
+	w.expect(one(ledger.CodeNotOpen), w.sealedBallotTx("alice", "early", 1, []byte{0xb1}))
+
+	spec := w.sealedBudget("pot")
+	w.readySealed(c, spec)
+	st = w.sealedRecord("pot").State
+	seal := func(voter string, sel ...uint32) []byte {
+		b, err := client.SealBallot(rnd, testChain, st, pub(voter), sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// Projects costing 260,000 of a 250,000 budget, proven under a budget
+	// of 262,143: the same 18 slack bits, so the ballot has the right
+	// shape and only its proof is for other rules, as an over-budget
+	// ballot's must be.
+	lenient := proto.CloneOf(st)
+	lenient.Budget = 1<<18 - 1
+	over, err := client.SealBallot(rnd, testChain, lenient, pub("olga"), []uint32{1, 2, 3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := seal("vera", 0, 1)
+	cases := []struct {
+		name  string
+		tx    []byte
+		want  ledger.Code
+		voter string
+	}{
+		{"encrypted 2", w.sealedBallotTx("amy", "pot", 1, shiftOption(t, st, seal("amy", 0), 0, +1)), ledger.CodeBadSealedBallot, "amy"},
+		{"encrypted -1", w.sealedBallotTx("ben", "pot", 1, shiftOption(t, st, seal("ben", 0), 1, -1)), ledger.CodeBadSealedBallot, "ben"},
+		{"over budget", w.sealedBallotTx("olga", "pot", 1, over), ledger.CodeBadSealedBallot, "olga"},
+		{"proof for another voter", w.sealedBallotTx("mallory", "pot", 1, valid), ledger.CodeBadSealedBallot, "mallory"},
+		{"garbage", w.sealedBallotTx("gus", "pot", 1, []byte("not a ballot")), ledger.CodeBadSealedBallot, "gus"},
+		{"plain selections", w.ballot("pia", "pot", 1, 0), ledger.CodeWrongSecrecy, "pia"},
+		{"sealed ballot in a public initiative", nil, ledger.CodeWrongSecrecy, ""},
+	}
+	// A sealed ballot sent to a public initiative.
+	pubSpec := w.consultation("plain")
+	w.mustOK(w.createTx(pubSpec))
+	cases[len(cases)-1].tx = w.sealedBallotTx("quinn", "plain", 1, valid)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := w.l.CheckTx(tc.tx); r.Code != tc.want {
+				t.Fatalf("CheckTx: got %s (%s), want %s", r.Code, r.Log, tc.want)
+			}
+			w.expect(one(tc.want), tc.tx)
+		})
+	}
+	// A proof made for another initiative does not verify in this one.
+	w.readySealed(c, w.sealedBudget("pot2"))
+	b2, err := client.SealBallot(rnd, testChain, w.sealedRecord("pot2").State, pub("vera"), []uint32{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.expect(one(ledger.CodeBadSealedBallot), w.sealedBallotTx("vera", "pot", 1, b2))
+	// The valid one is accepted, and its plaintext selections are nowhere.
+	w.mustOK(w.sealedBallotTx("vera", "pot", 1, valid))
+	if tl := w.tally("pot"); tl.Turnout != 1 || slices.ContainsFunc(tl.Counts, func(n uint64) bool { return n != 0 }) {
+		t.Fatalf("tally %v", tl)
+	}
+}
+
+func TestSealedSpecValidation(t *testing.T) {
+	w := newSealedWorld(t)
+	w.registerTrustees(newDetRand("spec"))
+	type modFn = func() []byte
+	mod := func(id string, f func(*tabellav1.InitiativeSpec)) modFn {
+		return func() []byte {
+			s := w.sealedConsultation(id)
+			f(s)
+			return w.createTx(s)
+		}
+	}
+	cases := []struct {
+		name string
+		tx   modFn
+		want ledger.Code
+	}{
+		{"no sealed config", mod("s1", func(s *tabellav1.InitiativeSpec) { s.Sealed = nil }), ledger.CodeInvalidField},
+		{"sealed config on a public initiative", mod("s2", func(s *tabellav1.InitiativeSpec) { s.Secrecy = tabellav1.Secrecy_SECRECY_PUBLIC }), ledger.CodeInvalidField},
+		{"three trustees", mod("s3", func(s *tabellav1.InitiativeSpec) { s.Sealed.TrusteePartyIds = s.Sealed.TrusteePartyIds[:3] }), ledger.CodeInvalidField},
+		{"threshold one side reaches", mod("s4", func(s *tabellav1.InitiativeSpec) { s.Sealed.Threshold = 2 }), ledger.CodeInvalidField},
+		{"threshold n", mod("s5", func(s *tabellav1.InitiativeSpec) { s.Sealed.Threshold = 4 }), ledger.CodeInvalidField},
+		{"trustee without a key", mod("s6", func(s *tabellav1.InitiativeSpec) { s.Sealed.TrusteePartyIds[3] = "civ-c" }), ledger.CodeNotFound},
+		{"unknown party", mod("s7", func(s *tabellav1.InitiativeSpec) { s.Sealed.TrusteePartyIds[3] = "nobody" }), ledger.CodeNotFound},
+		{"ceremony ends after voting opens", mod("s8", func(s *tabellav1.InitiativeSpec) { s.Sealed.ComplaintsCloseAt = s.Schedule.VotingOpensAt }), ledger.CodeInvalidField},
+		{"petition", mod("s9", func(s *tabellav1.InitiativeSpec) {
+			s.Kind = tabellav1.InitiativeKind_INITIATIVE_KIND_PETITION
+			s.Options, s.Ballot = nil, nil
+			s.ResultRule = &tabellav1.ResultRule{SignatureThreshold: 10}
+		}), ledger.CodeInvalidField},
+		{"ok", mod("s10", func(*tabellav1.InitiativeSpec) {}), ledger.CodeOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { w.expect(one(tc.want), tc.tx()) })
+	}
+}
+
+func TestSealedCeremonyFailsAndComplaints(t *testing.T) {
+	w := newSealedWorld(t)
+	rnd := newDetRand("ceremony")
+	c := w.registerTrustees(rnd)
+
+	// Only two of four trustees deal: below the threshold of 3.
+	spec := w.sealedConsultation("fails")
+	spec.Sealed.DealsCloseAt = w.now.Add(60 * time.Second).Unix()
+	spec.Sealed.ComplaintsCloseAt = w.now.Add(80 * time.Second).Unix()
+	spec.Schedule.VotingOpensAt = w.now.Add(100 * time.Second).Unix()
+	w.mustOK(w.createTx(spec))
+	w.mustOK(c.dealTx(w, "fails", "gov-a"), c.dealTx(w, "fails", "civ-a"))
+	// Deals are checked: a second deal, a deal from a non-trustee, a
+	// deal under another index.
+	other := c.dealTx(w, "fails", "gov-b")
+	w.expect([]ledger.Code{ledger.CodeAlreadyExists}, c.dealTx(w, "fails", "gov-a"))
+	{
+		d, _ := ledger.DecodeTx(testChain, other)
+		raw := d.Body.GetTrusteeDeal().Deal
+		tx, _ := client.TrusteeDealTx(testChain, key("civ-b-admin"), "fails", "civ-b", raw)
+		nt, _ := client.TrusteeDealTx(testChain, key("civ-c-admin"), "fails", "civ-c", raw)
+		w.expect([]ledger.Code{ledger.CodeBadDeal, ledger.CodeNotTrustee}, tx, nt)
+	}
+	w.until(spec.Sealed.DealsCloseAt)
+	w.expect(one(ledger.CodeWrongPhase), other)
+	w.until(spec.Schedule.VotingOpensAt)
+	in := w.initiative("fails")
+	st := w.sealedRecord("fails").State
+	if in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CANCELLED || st.Status != tabellav1.CeremonyStatus_CEREMONY_STATUS_FAILED {
+		t.Fatalf("failed ceremony: initiative %s, ceremony %s", in.Status, st.Status)
+	}
+	if in.Cancellation == nil || in.Cancellation.Reason != st.Failure || st.Failure == "" {
+		t.Fatalf("cancellation %v, failure %q", in.Cancellation, st.Failure)
+	}
+	t.Log(st.Failure)
+
+	// A false complaint is rejected: civ-b's share from gov-a is fine.
+	spec2 := w.sealedConsultation("complaints")
+	w.mustOK(w.createTx(spec2))
+	var deals [][]byte
+	for _, p := range trusteeParties {
+		deals = append(deals, c.dealTx(w, "complaints", p))
+	}
+	w.mustOK(deals...)
+	rec := w.sealedRecord("complaints")
+	tr := c.trustee(w, "complaints", "civ-b")
+	if cs, err := tr.Complaints(rnd, rec.Deals); err != nil || len(cs) != 0 {
+		t.Fatalf("honest deals draw complaints: %d, %v", len(cs), err)
+	}
+	// Forge a complaint by civ-b against gov-a from a deal whose share to
+	// civ-b is wrong: gov-a's deal re-made with a corrupted ciphertext
+	// is no longer what was posted, so instead check the ledger refuses
+	// a complaint about an honest deal.
+	d, err := sealed.DecodeDeal(rec.Deals[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := ledger.DKGParams(testChain, rec.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.secrets["civ-b"].Bytes()
+	b[0], b[1] = 0, 4
+	k, err := sealed.DecodeTrusteeKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := k.Complain(rnd, params, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := client.TrusteeComplaintTx(testChain, key("civ-b-admin"), "complaints", "civ-b", cp.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.expect(one(ledger.CodeComplaintRejected), ctx)
+	w.until(spec2.Schedule.VotingOpensAt)
+	if st := w.sealedRecord("complaints").State; st.Status != tabellav1.CeremonyStatus_CEREMONY_STATUS_READY || len(st.Qualified) != 4 {
+		t.Fatalf("ceremony %s, qualified %v", st.Status, st.Qualified)
+	}
+}
