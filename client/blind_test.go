@@ -89,7 +89,7 @@ func TestBlindTokenRoundTrip(t *testing.T) {
 	}
 	for _, c := range []struct{ spec, want string }{
 		{strings.Replace(spec, "eligibility: {issuers: [registry]}", "eligibility: {issuers: [registry], rules: [age >= 16]}", 1), "line 6: an anonymous initiative has no eligibility rules"},
-		{strings.Replace(spec, "secrecy: anonymous", "secrecy: sealed", 1), "line 7: secrecy SEALED is not supported yet"},
+		{strings.Replace(spec, "secrecy: anonymous", "secrecy: anonymous_sealed", 1), "a sealed initiative needs its trustees"},
 		{strings.Replace(spec, "secrecy: anonymous", "secrecy: public", 1), "line 8: blind keys apply only to an anonymous initiative"},
 		{strings.Replace(spec, "secrecy: anonymous", "secrecy: secret", 1), `secrecy "secret": use one of anonymous, anonymous_sealed, public, sealed`},
 		{strings.Replace(spec, "attestation: ", "attestation: not-base64-", 1), "line 11: blind_keys attestation is not base64"},

@@ -279,7 +279,7 @@ func (p *specParser) spec(doc *yaml.Node) (*tabellav1.InitiativeSpec, error) {
 	}
 	f, err := mapping(root, "the initiative",
 		"id", "kind", "title", "summary", "document", "options", "projects", "candidates",
-		"budget", "proposals", "candidacy", "ballot", "schedule", "eligibility", "result", "secrecy", "blind_keys")
+		"budget", "proposals", "candidacy", "ballot", "schedule", "eligibility", "result", "secrecy", "blind_keys", "sealed")
 	if err != nil {
 		return nil, err
 	}
@@ -358,8 +358,13 @@ func (p *specParser) spec(doc *yaml.Node) (*tabellav1.InitiativeSpec, error) {
 			return nil, err
 		}
 	}
+	if n := f.get("sealed"); n != nil {
+		if s.Sealed, err = p.sealed(n); err != nil {
+			return nil, err
+		}
+	}
 	// A section as a whole is at the line of its key.
-	for key, field := range map[string]string{"budget": "budget", "proposals": "proposals", "candidacy": "proposals", "result": "result_rule", "ballot": "ballot", "schedule": "schedule", "eligibility": "eligibility", "blind_keys": "blind_keys"} {
+	for key, field := range map[string]string{"budget": "budget", "proposals": "proposals", "candidacy": "proposals", "result": "result_rule", "ballot": "ballot", "schedule": "schedule", "eligibility": "eligibility", "blind_keys": "blind_keys", "sealed": "sealed"} {
 		p.at(field, f.keys[key])
 	}
 	return s, nil
@@ -667,6 +672,59 @@ func (p *specParser) schedule(n *yaml.Node, root *yaml.Node, s *tabellav1.Initia
 	}
 	s.Schedule = sc
 	return nil
+}
+
+// sealed parses the trustees and key ceremony of a sealed initiative:
+//
+//	sealed:
+//	  trustees: [gov-a, gov-b, civ-a, civ-b]
+//	  threshold: 3            # optional: the smallest no side reaches alone
+//	  deals_close: +10m
+//	  complaints_close: +20m
+func (p *specParser) sealed(n *yaml.Node) (*tabellav1.SealedSpec, error) {
+	f, err := mapping(n, "sealed", "trustees", "threshold", "deals_close", "complaints_close")
+	if err != nil {
+		return nil, err
+	}
+	out := &tabellav1.SealedSpec{}
+	tn := f.get("trustees")
+	if tn == nil || tn.Kind != yaml.SequenceNode {
+		return nil, errAt(n, "sealed.trustees must list the trustee parties, e.g. [gov-a, gov-b, civ-a, civ-b]")
+	}
+	p.at("sealed.trustee_party_ids", tn)
+	for i, item := range tn.Content {
+		id, err := str(item, "sealed.trustees item")
+		if err != nil {
+			return nil, err
+		}
+		p.at(fmt.Sprintf("sealed.trustee_party_ids[%d]", i), item)
+		out.TrusteePartyIds = append(out.TrusteePartyIds, id)
+	}
+	if v := f.get("threshold"); v != nil {
+		t, err := uintValue(v, "sealed.threshold", 64)
+		if err != nil {
+			return nil, err
+		}
+		out.Threshold = uint32(t)
+		p.at("sealed.threshold", v)
+	}
+	for _, t := range []struct {
+		key, field string
+		dst        *int64
+	}{
+		{"deals_close", "sealed.deals_close_at", &out.DealsCloseAt},
+		{"complaints_close", "sealed.complaints_close_at", &out.ComplaintsCloseAt},
+	} {
+		v := f.get(t.key)
+		if v == nil {
+			return nil, errAt(n, "sealed.%s is required: when the key ceremony's %s window closes", t.key, strings.TrimSuffix(t.key, "_close"))
+		}
+		if *t.dst, err = specTime(v, "sealed."+t.key, p.now); err != nil {
+			return nil, err
+		}
+		p.at(t.field, v)
+	}
+	return out, nil
 }
 
 func (p *specParser) eligibility(n *yaml.Node, field string) (*tabellav1.Eligibility, error) {

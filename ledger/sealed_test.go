@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -126,7 +128,7 @@ func (w *world) sealedBudget(id string) *tabellav1.InitiativeSpec {
 		{Id: "benches", Title: "Benches", Cost: 30_000},
 		{Id: "lights", Title: "Lights", Cost: 100_000},
 	}
-	s.Ballot = &tabellav1.BallotRules{MinSelections: 1, RevotingAllowed: true}
+	s.Ballot = &tabellav1.BallotRules{MinSelections: 1, RevotingAllowed: true, WithdrawalAllowed: true}
 	s.Budget = &tabellav1.Budget{Total: 250_000, Currency: "EUR", BallotRule: tabellav1.BudgetBallotRule_BUDGET_BALLOT_RULE_WITHIN_BUDGET}
 	return s
 }
@@ -538,5 +540,147 @@ func TestSealedCeremonyFailsAndComplaints(t *testing.T) {
 	w.until(spec2.Schedule.VotingOpensAt)
 	if st := w.sealedRecord("complaints").State; st.Status != tabellav1.CeremonyStatus_CEREMONY_STATUS_READY || len(st.Qualified) != 4 {
 		t.Fatalf("ceremony %s, qualified %v", st.Status, st.Qualified)
+	}
+}
+
+// TestSealedRandomElections runs random sealed consultations and budgets —
+// votes, revotes, withdrawals — on two ledgers fed the same blocks, and
+// checks that both reach the same app hash at every height and that the
+// decrypted result equals a plaintext reference tally.
+func TestSealedRandomElections(t *testing.T) {
+	rounds := 6
+	if testing.Short() {
+		rounds = 2
+	}
+	for round := range rounds {
+		rnd := newDetRand(fmt.Sprintf("sealed-random-%d", round))
+		mrand := mathrand.New(mathrand.NewPCG(uint64(round), 7))
+		a, b := newSealedWorld(t), newSealedWorld(t)
+		both := func(txs ...[]byte) {
+			t.Helper()
+			ra, rb := a.block(txs...), b.block(txs...)
+			if !bytes.Equal(ra.AppHash, rb.AppHash) {
+				t.Fatalf("round %d height %d: app hashes differ", round, a.height)
+			}
+			for i, r := range ra.TxResults {
+				if r.Code != ledger.CodeOK || rb.TxResults[i].Code != ledger.CodeOK {
+					t.Fatalf("round %d: tx %d: %s %s / %s", round, i, r.Code, r.Log, rb.TxResults[i].Code)
+				}
+			}
+		}
+		bothUntil := func(at int64) {
+			for a.now.Unix() < at {
+				both()
+			}
+		}
+		c := &ceremony{rnd: rnd, secrets: map[string]*client.TrusteeSecret{}}
+		var regs [][]byte
+		for _, p := range trusteeParties {
+			s, err := client.NewTrusteeSecret(rnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.secrets[p] = s
+			tx, _ := client.RegisterTrusteeKeyTx(testChain, key(p+"-admin"), p, s.Public())
+			regs = append(regs, tx)
+		}
+		both(regs...)
+
+		id := fmt.Sprintf("r%d", round)
+		var spec *tabellav1.InitiativeSpec
+		if round%2 == 0 {
+			spec = a.sealedConsultation(id)
+			n := 2 + mrand.IntN(4)
+			spec.Options = nil
+			for i := range n {
+				spec.Options = append(spec.Options, &tabellav1.Option{Id: fmt.Sprintf("o%d", i), Title: "Option"})
+			}
+			spec.Ballot.MinSelections = uint32(1 + mrand.IntN(n))
+			spec.Ballot.MaxSelections = spec.Ballot.MinSelections + uint32(mrand.IntN(n-int(spec.Ballot.MinSelections)+1))
+		} else {
+			spec = a.sealedBudget(id)
+		}
+		spec.Schedule.VotingClosesAt = spec.Schedule.VotingOpensAt + 600
+		both(a.createTx(spec))
+		var deals [][]byte
+		for _, p := range trusteeParties {
+			deals = append(deals, c.dealTx(a, id, p))
+		}
+		both(deals...)
+		bothUntil(spec.Schedule.VotingOpensAt)
+		st := a.sealedRecord(id).State
+		rules := ledger.SealedRules(st)
+
+		// valid draws a random selection the rules allow.
+		valid := func() []uint32 {
+			for {
+				var sel []uint32
+				var cost uint64
+				for i := range rules.Options {
+					if mrand.IntN(2) == 1 {
+						sel = append(sel, uint32(i))
+						if rules.IsBudget() {
+							cost += rules.Costs[i]
+						}
+					}
+				}
+				if len(sel) >= rules.Min && len(sel) <= rules.Max && (!rules.IsBudget() || cost <= rules.Budget) {
+					return sel
+				}
+			}
+		}
+		live := map[string][]uint32{}
+		seq := map[string]uint64{}
+		voters := 4 + mrand.IntN(8)
+		for blk := 0; blk < 4; blk++ {
+			var txs [][]byte
+			used := map[string]bool{}
+			for range 1 + mrand.IntN(5) {
+				v := fmt.Sprintf("voter%d", mrand.IntN(voters))
+				if used[v] {
+					continue
+				}
+				used[v] = true
+				seq[v]++
+				if _, ok := live[v]; ok && mrand.IntN(4) == 0 {
+					tx, _ := client.WithdrawBallotTx(testChain, key(v), id, seq[v])
+					txs = append(txs, tx)
+					delete(live, v)
+					continue
+				}
+				sel := valid()
+				live[v] = sel
+				txs = append(txs, a.sealedBallot(rnd, v, id, seq[v], sel...))
+			}
+			both(txs...)
+		}
+		want := make([]uint64, rules.Options)
+		for _, sel := range live {
+			for _, s := range sel {
+				want[s]++
+			}
+		}
+		bothUntil(spec.Schedule.VotingClosesAt)
+		if len(live) == 0 {
+			if in := a.initiative(id); in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED || !slices.Equal(in.Result.Counts, want) {
+				t.Fatalf("round %d: empty election %s %v", round, in.Status, in.Result)
+			}
+			continue
+		}
+		// Three random trustees decrypt, one share per block.
+		order := mrand.Perm(len(trusteeParties))
+		for k, i := range order[:3] {
+			if a.initiative(id).Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSING {
+				t.Fatalf("round %d: closed after %d shares", round, k)
+			}
+			both(c.shareTx(a, id, trusteeParties[i]))
+		}
+		in := a.initiative(id)
+		if in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED || !slices.Equal(in.Result.Counts, want) {
+			t.Fatalf("round %d: %s, counts %v, want %v", round, in.Status, in.Result.GetCounts(), want)
+		}
+		if in.Result.Turnout != uint64(len(live)) {
+			t.Fatalf("round %d: turnout %d, want %d", round, in.Result.Turnout, len(live))
+		}
 	}
 }
