@@ -345,3 +345,33 @@ func (s *Service) GetChainInfo(context.Context, *tabellav1.GetChainInfoRequest) 
 		RpcAddress:  s.RPCAddress,
 	}, nil
 }
+
+// GetSealed returns a sealed initiative's key ceremony and decryption
+// record.
+func (s *Service) GetSealed(_ context.Context, req *tabellav1.GetSealedRequest) (*tabellav1.GetSealedResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := v.Sealed(req.InitiativeId)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if rec == nil {
+		return nil, StatusFromCode(ledger.CodeNotFound, fmt.Sprintf("initiative %q is not a sealed initiative at height %d", req.InitiativeId, v.Height), nil)
+	}
+	return &tabellav1.GetSealedResponse{State: rec.State, Deals: rec.Deals, Complaints: rec.Complaints, Shares: rec.Shares, Height: v.Height}, nil
+}
+
+// GetTrusteeKey returns a party's registered trustee transport key.
+func (s *Service) GetTrusteeKey(_ context.Context, req *tabellav1.GetTrusteeKeyRequest) (*tabellav1.GetTrusteeKeyResponse, error) {
+	v, err := s.view(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	k, err := v.TrusteeKey(req.PartyId)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &tabellav1.GetTrusteeKeyResponse{PublicKey: k, Height: v.Height}, nil
+}

@@ -2,9 +2,14 @@ package client
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/tabella/tabella/ledger"
 	"github.com/tabella/tabella/ledger/sealed"
@@ -218,4 +223,49 @@ func TrusteeComplaintTx(chainID string, adminKey ed25519.PrivateKey, initiativeI
 // DecryptionShareTx builds and signs a decryption share.
 func DecryptionShareTx(chainID string, adminKey ed25519.PrivateKey, initiativeID, partyID string, share []byte) ([]byte, error) {
 	return SignTx(chainID, adminKey, &tabellav1.TxBody{Msg: &tabellav1.TxBody_DecryptionShare{DecryptionShare: &tabellav1.DecryptionShare{InitiativeId: initiativeID, PartyId: partyID, Share: share}}})
+}
+
+// TrusteeSecretPath is where a party's trustee secret is kept:
+// <home>/trustee/<party>.key (hex, mode 0600).
+func TrusteeSecretPath(home, party string) string {
+	return filepath.Join(home, "trustee", party+".key")
+}
+
+// LoadTrusteeSecret reads a party's trustee secret from home.
+func LoadTrusteeSecret(home, party string) (*TrusteeSecret, error) {
+	b, err := os.ReadFile(TrusteeSecretPath(home, party))
+	if err != nil {
+		return nil, fmt.Errorf("trustee secret of %s: %w (create it with `tabella trustee keygen --party %s`)", party, err, party)
+	}
+	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("trustee secret of %s is not hex: %w", party, err)
+	}
+	return DecodeTrusteeSecret(raw)
+}
+
+// CreateTrusteeSecret draws a party's trustee secret and stores it in
+// home; it refuses to replace an existing one, whose key shares would be
+// lost.
+func CreateTrusteeSecret(home, party string) (*TrusteeSecret, error) {
+	path := TrusteeSecretPath(home, party)
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("%s already exists: a trustee secret is never replaced while an initiative may need it", path)
+	}
+	s, err := NewTrusteeSecret(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fmt.Fprintln(f, hex.EncodeToString(s.Bytes())); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, f.Close()
 }

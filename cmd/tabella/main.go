@@ -75,6 +75,7 @@ func newRootCmd() *cobra.Command {
 		newInfoCmd(c),
 		newReceiptCmd(c),
 		newAuditCmd(c),
+		newTrusteeCmd(c),
 		newBenchCmd(c),
 	)
 	return root

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"strconv"
@@ -343,6 +344,9 @@ func printTally(w io.Writer, s *tabellav1.InitiativeSpec, res *tabellav1.GetTall
 		fmt.Fprintf(w, "; %d withdrawn\n", t.Withdrawals)
 	case res.CountsHidden:
 		fmt.Fprintln(w, "  counts are hidden until voting closes (results_during_voting: false)")
+	case ledger.Sealed(s) && res.Result == nil:
+		sum := sha256.Sum256(t.Encrypted)
+		fmt.Fprintf(w, "  counts are sealed: the ballots are added up encrypted (%d bytes, sha256 %x…);\n  the trustees decrypt only the closing tally (tabella initiative show %s)\n", len(t.Encrypted), sum[:8], s.Id)
 	default:
 		for i, n := range t.Counts {
 			fmt.Fprintf(w, "  %-20s %8d\n", optionID(s, uint32(i)), n)
@@ -357,5 +361,42 @@ func printTally(w io.Writer, s *tabellav1.InitiativeSpec, res *tabellav1.GetTall
 	}
 	if res.Result != nil {
 		printResult(w, s, res.Result)
+	}
+}
+
+// printSealed shows a sealed initiative's trustees, key ceremony and
+// decryption progress.
+func printSealed(w io.Writer, s *tabellav1.InitiativeSpec, sd *tabellav1.GetSealedResponse) {
+	st := sd.State
+	ids := s.Sealed.GetTrusteePartyIds()
+	fmt.Fprintf(w, "  secrecy:     sealed: ballots are encrypted to the trustees' joint key; any %d of the %d trustees (%s) decrypt the closing tally, fewer learn nothing\n",
+		st.Threshold, len(st.TrusteeKeys), strings.Join(ids, ", "))
+	name := func(ix []uint32) string {
+		var out []string
+		for _, i := range ix {
+			if int(i) >= 1 && int(i) <= len(ids) {
+				out = append(out, ids[i-1])
+			}
+		}
+		if len(out) == 0 {
+			return "none"
+		}
+		return strings.Join(out, ", ")
+	}
+	switch st.Status {
+	case tabellav1.CeremonyStatus_CEREMONY_STATUS_DEALING:
+		fmt.Fprintf(w, "  ceremony:    DEALING: deals until %s (in: %s), complaints until %s (upheld against: %s)\n",
+			fmtUnix(s.Sealed.DealsCloseAt), name(st.Dealt), fmtUnix(s.Sealed.ComplaintsCloseAt), name(st.Disqualified))
+	case tabellav1.CeremonyStatus_CEREMONY_STATUS_READY:
+		fmt.Fprintf(w, "  ceremony:    READY at height %d: joint key %x from the deals of %s", st.KeyHeight, st.JointKey, name(st.Qualified))
+		if len(st.Disqualified) > 0 {
+			fmt.Fprintf(w, " (disqualified: %s)", name(st.Disqualified))
+		}
+		fmt.Fprintln(w)
+	case tabellav1.CeremonyStatus_CEREMONY_STATUS_FAILED:
+		fmt.Fprintf(w, "  ceremony:    FAILED at height %d: %s\n", st.KeyHeight, st.Failure)
+	}
+	if st.Status == tabellav1.CeremonyStatus_CEREMONY_STATUS_READY {
+		fmt.Fprintf(w, "  decryption:  %d of %d shares (from %s)\n", len(st.Shared), st.Threshold, name(st.Shared))
 	}
 }

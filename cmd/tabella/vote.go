@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -119,8 +120,17 @@ func newInitiativeCmd(c *cli) *cobra.Command {
 					return apiError(err)
 				}
 			}
+			var sd *tabellav1.GetSealedResponse
+			if ledger.Sealed(res.Initiative.Spec) {
+				if sd, err = cl.GetSealed(ctx, &tabellav1.GetSealedRequest{InitiativeId: args[0], Height: res.Height}); err != nil {
+					return apiError(err)
+				}
+			}
 			return c.print(cmd.OutOrStdout(), res, func(w io.Writer) {
 				printInitiative(w, res.Initiative, tally.Tally, props.GetProposals(), props.GetNextPageToken() != "")
+				if sd != nil {
+					printSealed(w, res.Initiative.Spec, sd)
+				}
 			})
 		},
 	}
@@ -323,9 +333,26 @@ func (c *cli) castBallot(cmd *cobra.Command, a *ballotArgs, what string) error {
 		}
 	}
 	var tx []byte
-	if token != nil {
+	sealedMode := ledger.Sealed(in.Initiative.Spec)
+	switch {
+	case sealedMode:
+		// Encrypt to the joint key and prove the ballot valid for this
+		// voter key: the selections never leave this machine in clear.
+		sd, err := cl.GetSealed(ctx, &tabellav1.GetSealedRequest{InitiativeId: a.initiative})
+		if err != nil {
+			return apiError(err)
+		}
+		ballot, err := client.SealBallot(rand.Reader, info.ChainId, sd.State, k.Public(), sel)
+		if err != nil {
+			return err
+		}
+		tx, err = client.SealedBallotTx(info.ChainId, k.Private, a.initiative, cred, token, ballot, seq)
+		if err != nil {
+			return err
+		}
+	case token != nil:
 		tx, err = client.AnonymousBallotTx(info.ChainId, k.Private, a.initiative, token, sel, seq)
-	} else {
+	default:
 		tx, err = client.BallotTx(info.ChainId, k.Private, a.initiative, cred, sel, seq)
 	}
 	if err != nil {
@@ -354,6 +381,9 @@ func (c *cli) castBallot(cmd *cobra.Command, a *ballotArgs, what string) error {
 		}
 		if token != nil {
 			fmt.Fprintf(w, "  voter key:   %x (your fresh key for this initiative)\n", []byte(k.Public()))
+		}
+		if sealedMode {
+			fmt.Fprintf(w, "  sealed:      your selections are encrypted to the trustees' joint key; only the closing tally is decrypted\n")
 		}
 		if res.Height > 0 {
 			fmt.Fprintf(w, "  committed at height %d\n", res.Height)
@@ -432,7 +462,11 @@ func newBallotCmd(c *cli) *cobra.Command {
 			}
 			return c.print(cmd.OutOrStdout(), res, func(w io.Writer) {
 				b := res.Ballot
-				fmt.Fprintf(w, "Ballot of %x in %s\n  sequence:    %d\n  selections:  %v\n  issuer:      %s\n  ballot hash: %X\n  recorded at: height %d\n", b.Voter, b.InitiativeId, b.Sequence, b.Selections, b.IssuerId, b.BallotHash, b.Height)
+				sel := fmt.Sprint(b.Selections)
+				if b.Sealed {
+					sel = "sealed (encrypted; counted in the encrypted tally)"
+				}
+				fmt.Fprintf(w, "Ballot of %x in %s\n  sequence:    %d\n  selections:  %s\n  issuer:      %s\n  ballot hash: %X\n  recorded at: height %d\n", b.Voter, b.InitiativeId, b.Sequence, sel, b.IssuerId, b.BallotHash, b.Height)
 			})
 		},
 	}
