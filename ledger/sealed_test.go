@@ -316,6 +316,34 @@ func TestSealedEndToEnd(t *testing.T) {
 	}
 	// A late share is refused.
 	w.expect(one(ledger.CodeWrongPhase), c.shareTx(w, "benches", "civ-a"))
+
+	// The election record verifies on its own, and a tampered one does not.
+	rec := w.sealedRecord("benches")
+	var live []*tabellav1.BallotRecord
+	if err := w.view().Ballots("benches", func(b *tabellav1.BallotRecord) error { live = append(live, b); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	enc := w.tally("benches").Encrypted
+	check, err := client.VerifySealedRecord(testChain, in.Spec, rec.State, rec.Deals, rec.Shares, live, enc, in.Result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if check.Ballots != 3 || check.Shares != 3 || check.Deals != 4 || !slices.Equal(check.Counts, in.Result.Counts) {
+		t.Fatalf("record check %+v", check)
+	}
+	swapped := slices.Clone(rec.Shares)
+	swapped[0], swapped[1] = swapped[1], swapped[0]
+	if _, err := client.VerifySealedRecord(testChain, in.Spec, rec.State, rec.Deals, swapped, live, enc, in.Result); err == nil {
+		t.Fatal("swapped shares verify")
+	}
+	if _, err := client.VerifySealedRecord(testChain, in.Spec, rec.State, rec.Deals, rec.Shares, live[1:], enc, in.Result); err == nil {
+		t.Fatal("a record missing a ballot verifies")
+	}
+	lying := proto.CloneOf(in.Result)
+	lying.Counts[0]++
+	if _, err := client.VerifySealedRecord(testChain, in.Spec, rec.State, rec.Deals, rec.Shares, live, enc, lying); err == nil {
+		t.Fatal("a record with a wrong result verifies")
+	}
 }
 
 // shiftOption returns ballot with option i's ciphertext multiplied by an

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/tabella/tabella/client"
+	"github.com/tabella/tabella/ledger"
 	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
 
@@ -142,16 +143,25 @@ type auditJSON struct {
 	Rejected    int64   `json:"rejected"`
 	Seconds     float64 `json:"seconds"`
 	AppHash     string  `json:"app_hash"`
+	// Sealed initiatives: proofs re-verified by re-execution.
+	SealedBallots    int64 `json:"sealed_ballots"`
+	DecryptionShares int64 `json:"decryption_shares"`
+	Deals            int64 `json:"deals"`
+	Complaints       int64 `json:"complaints"`
 }
 
 func auditSummary(r *client.AuditReport) auditJSON {
-	return auditJSON{r.ChainID, hex.EncodeToString(r.GenesisHash), r.Heights, r.Txs, r.Ballots, r.Rejected, r.Duration.Seconds(), hex.EncodeToString(r.AppHash)}
+	return auditJSON{r.ChainID, hex.EncodeToString(r.GenesisHash), r.Heights, r.Txs, r.Ballots, r.Rejected, r.Duration.Seconds(), hex.EncodeToString(r.AppHash),
+		r.SealedBallots, r.DecryptionShares, r.Deals, r.Complaints}
 }
 
 func printAudit(w io.Writer, r *client.AuditReport) {
 	rate := float64(r.Ballots) / r.Duration.Seconds()
 	fmt.Fprintf(w, "✔ Audit passed: chain %s, heights %d..%d re-executed and every commit verified;\n  the state served at the tip (%d) equals the re-executed state.\n", r.ChainID, r.First, r.Heights, r.Latest)
 	fmt.Fprintf(w, "  %d txs (%d accepted ballots, %d txs rejected by the ledger) in %s (%.0f ballots/s)\n", r.Txs, r.Ballots, r.Rejected, r.Duration.Round(time.Millisecond), rate)
+	if r.SealedBallots+r.DecryptionShares+r.Deals > 0 {
+		fmt.Fprintf(w, "  sealed: re-verified the proofs of %d sealed ballots (0/1 per option, selection count, budget) and %d decryption shares (DLEQ), and %d key ceremony deals and %d upheld complaints\n", r.SealedBallots, r.DecryptionShares, r.Deals, r.Complaints)
+	}
 	fmt.Fprintf(w, "  genesis SHA-256 %x\n  app hash at %d: %X (equal to header %d)\n", r.GenesisHash, r.Heights, r.AppHash, r.Heights+1)
 	v, err := r.Ledger.View(r.Heights)
 	if err != nil {
@@ -220,7 +230,11 @@ func exportRecord(rep *client.AuditReport, initiative, dir string) (int, error) 
 		Issuer     string   `json:"issuer"`
 		Selections []string `json:"selections"`
 		Tx         string   `json:"tx"`
+		// SealedBallot (sealed initiatives) is the encrypted ballot with
+		// its proofs, hex; selections are then empty.
+		SealedBallot string `json:"sealed_ballot,omitempty"`
 	}
+	isSealed := ledger.Sealed(in.Spec)
 	header := []string{"voter", "sequence", "height", "ballot_hash", "issuer"}
 	for _, o := range in.Spec.Options {
 		header = append(header, o.Id)
@@ -245,8 +259,16 @@ func exportRecord(rep *client.AuditReport, initiative, dir string) (int, error) 
 			marks := make([]string, len(in.Spec.Options))
 			for i := range marks {
 				marks[i] = "0"
+				if isSealed {
+					marks[i] = "" // encrypted: only the tally is decrypted
+				}
 			}
 			bj := ballotJSON{Voter: row[0], Sequence: b.Sequence, Height: b.Height, BallotHash: row[3], Issuer: b.IssuerId, Tx: hex.EncodeToString(b.Tx)}
+			if b.Sealed {
+				if body, err := ledger.DecodeTxUnverified(b.Tx); err == nil {
+					bj.SealedBallot = hex.EncodeToString(body.GetCastBallot().GetSealedBallot())
+				}
+			}
 			for _, s := range b.Selections {
 				marks[s] = "1"
 				bj.Selections = append(bj.Selections, in.Spec.Options[s].Id)
@@ -274,6 +296,11 @@ func exportRecord(rep *client.AuditReport, initiative, dir string) (int, error) 
 	if err := write("ballots.json", b); err != nil {
 		return 0, err
 	}
+	if isSealed {
+		if err := exportSealed(rep, v, in, tally, write); err != nil {
+			return 0, err
+		}
+	}
 	readme := fmt.Sprintf(`Open election record of %q on chain %s, audited at height %d.
 
 ballots.csv     one row per live ballot (the one counted for each voter). Each
@@ -291,8 +318,95 @@ credential inside it, or in an anonymous initiative the blind-signed token, with
 the issuer's blind key in initiative.json (docs/protocol.md). ballot_hash is
 SHA-256 of tx.
 `, initiative, rep.ChainID, rep.Heights, rep.Heights)
+	if isSealed {
+		readme += `
+This initiative is SEALED: each ballot's option columns are empty, its encrypted
+ballot and proofs are in ballots.json (sealed_ballot), and sealed.json holds the
+key ceremony (trustee keys, deals, upheld complaints, joint and verification
+keys), the encrypted tally and the trustees' decryption shares. The exporter
+re-checked all of it: every deal, the joint key from the qualified deals, every
+ballot proof, that the live ballots add up to the encrypted tally, every share's
+DLEQ proof, and that the shares decrypt the tally to the result's counts.
+docs/election-record.md specifies every file and check for an independent
+verifier.
+`
+	}
 	if err := write("README.txt", []byte(readme)); err != nil {
 		return 0, err
 	}
 	return len(live), nil
+}
+
+// exportSealed writes sealed.json, the key ceremony and decryption record
+// of a sealed initiative, after re-checking it end to end.
+func exportSealed(rep *client.AuditReport, v *ledger.View, in *tabellav1.Initiative, tally *tabellav1.Tally, write func(string, []byte) error) error {
+	id := in.Spec.Id
+	rec, err := v.Sealed(id)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return fmt.Errorf("sealed initiative %q has no sealed record", id)
+	}
+	var live []*tabellav1.BallotRecord
+	if err := v.Ballots(id, func(b *tabellav1.BallotRecord) error { live = append(live, b); return nil }); err != nil {
+		return err
+	}
+	var result *tabellav1.Result
+	if in.Status == tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED {
+		result = in.Result
+	}
+	check, err := client.VerifySealedRecord(rep.ChainID, in.Spec, rec.State, rec.Deals, rec.Shares, live, tally.Encrypted, result)
+	if err != nil {
+		return fmt.Errorf("the sealed record of %q does not verify: %w", id, err)
+	}
+	type item struct {
+		Trustee uint32 `json:"trustee"`
+		Party   string `json:"party"`
+		Data    string `json:"data"`
+	}
+	party := func(i uint32) string { return in.Spec.Sealed.TrusteePartyIds[i-1] }
+	out := struct {
+		ChainID        string          `json:"chain_id"`
+		InitiativeID   string          `json:"initiative_id"`
+		DKGContext     string          `json:"dkg_context"`
+		DecryptContext string          `json:"decrypt_context"`
+		BallotContext  string          `json:"ballot_context_prefix"`
+		State          json.RawMessage `json:"state"`
+		Deals          []item          `json:"deals"`
+		Complaints     []string        `json:"complaints"`
+		Shares         []item          `json:"shares"`
+		EncryptedTally string          `json:"encrypted_tally"`
+		Verified       any             `json:"verified"`
+	}{
+		ChainID:        rep.ChainID,
+		InitiativeID:   id,
+		DKGContext:     hex.EncodeToString(ledger.SealedDKGContext(rep.ChainID, id)),
+		DecryptContext: hex.EncodeToString(ledger.SealedDecryptContext(rep.ChainID, id)),
+		BallotContext:  hex.EncodeToString(ledger.SealedBallotContext(rep.ChainID, id, nil)),
+		EncryptedTally: hex.EncodeToString(tally.Encrypted),
+		Complaints:     []string{},
+		Verified: map[string]any{
+			"deals": check.Deals, "ballots": check.Ballots, "shares": check.Shares, "counts": check.Counts,
+		},
+	}
+	st, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(rec.State)
+	if err != nil {
+		return err
+	}
+	out.State = st
+	for i, d := range rec.Deals {
+		out.Deals = append(out.Deals, item{rec.State.Dealt[i], party(rec.State.Dealt[i]), hex.EncodeToString(d)})
+	}
+	for _, c := range rec.Complaints {
+		out.Complaints = append(out.Complaints, hex.EncodeToString(c))
+	}
+	for i, sh := range rec.Shares {
+		out.Shares = append(out.Shares, item{rec.State.Shared[i], party(rec.State.Shared[i]), hex.EncodeToString(sh)})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	return write("sealed.json", b)
 }
