@@ -62,7 +62,7 @@ type AuditReport struct {
 	DecryptionShares int64
 	Deals            int64
 	Complaints       int64
-	Duration time.Duration
+	Duration         time.Duration
 	// AppHash is the re-executed app hash at Heights, equal to the one in
 	// header Heights+1.
 	AppHash []byte
