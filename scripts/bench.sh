@@ -87,10 +87,10 @@ bin/tabella --home "$OUT/net" -o json bench --nodes 127.0.0.1:28102,127.0.0.1:28
 for p in "${tpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
 
 echo "== four validators: kvstore"
-"$CMT" testnet --v 4 --o "$OUT/kvnet" --starting-ip 127.0.0.1 >/dev/null 2>&1
+"$CMT" testnet --v 4 --o "$OUT/kvnet" --populate-persistent-peers=false >/dev/null
 peers=""
 for i in 0 1 2 3; do
-  id=$("$CMT" show_node_id --home "$OUT/kvnet/node$i")
+  id=$("$CMT" show-node-id --home "$OUT/kvnet/node$i")
   peers="$peers${peers:+,}$id@127.0.0.1:$((28300 + 10 * i))"
 done
 kpids=()

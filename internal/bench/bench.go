@@ -464,12 +464,17 @@ func KVStoreTxs(n, size int) [][]byte {
 // same failure from many requests (a full mempool, a timeout, a refused
 // connection) lands in one row that says what it was.
 func errorClass(err error) string {
-	msg := strings.Map(func(r rune) rune {
+	msg := err.Error()
+	// CometBFT's RPC client puts the HTTP framing first and the reason last.
+	if i := strings.Index(msg, "RPC error"); i >= 0 {
+		msg = msg[i:]
+	}
+	msg = strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
 			return '#'
 		}
 		return r
-	}, err.Error())
+	}, msg)
 	if len(msg) > 80 {
 		msg = msg[:80]
 	}
