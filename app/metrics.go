@@ -94,12 +94,14 @@ func (m *Metrics) observeCheckTx(tx []byte, code ledger.Code, d time.Duration) {
 	m.checkTxSeconds.Observe(d.Seconds())
 }
 
-// observeAPIReject counts a tx the API refused before it reached CheckTx.
-func (m *Metrics) observeAPIReject(tx []byte, code ledger.Code) {
+// observeAPIReject counts a tx the API refused before it reached CheckTx;
+// typ is the tx's message type (txType), or "empty" or "oversized" for a
+// tx refused on its size alone, which is not decoded.
+func (m *Metrics) observeAPIReject(typ string, code ledger.Code) {
 	if m == nil {
 		return
 	}
-	m.apiRejects.WithLabelValues(txType(tx), code.String()).Inc()
+	m.apiRejects.WithLabelValues(typ, code.String()).Inc()
 }
 
 func (m *Metrics) observeBlock(txs [][]byte, res *ledger.BlockResult, d time.Duration) {

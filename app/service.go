@@ -102,11 +102,11 @@ func grpcCode(c ledger.Code) codes.Code {
 // BroadcastTx submits a tx and optionally waits for its block.
 func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxRequest) (*tabellav1.BroadcastTxResponse, error) {
 	if len(req.Tx) == 0 {
-		s.Metrics.observeAPIReject(req.Tx, ledger.CodeMalformedTx)
+		s.Metrics.observeAPIReject("empty", ledger.CodeMalformedTx)
 		return nil, StatusFromCode(ledger.CodeMalformedTx, "tx is empty", nil)
 	}
 	if len(req.Tx) > ledger.MaxTxBytes {
-		s.Metrics.observeAPIReject(nil, ledger.CodeTxTooLarge)
+		s.Metrics.observeAPIReject("oversized", ledger.CodeTxTooLarge)
 		return nil, StatusFromCode(ledger.CodeTxTooLarge, fmt.Sprintf("tx is %d bytes, the limit is %d", len(req.Tx), ledger.MaxTxBytes), nil)
 	}
 	// Verify signatures here, in this request's goroutine: many requests
@@ -115,7 +115,7 @@ func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxReq
 	if err := s.ledger.PreVerify(req.Tx); err != nil {
 		var le *ledger.Error
 		if errors.As(err, &le) {
-			s.Metrics.observeAPIReject(req.Tx, le.Code)
+			s.Metrics.observeAPIReject(txType(req.Tx), le.Code)
 			return nil, StatusFromCode(le.Code, le.Msg, nil)
 		}
 		return nil, status.Errorf(codes.Internal, "verify: %v", err)

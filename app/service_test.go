@@ -1,0 +1,146 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"strings"
+	"testing"
+	"time"
+
+	idb "github.com/cosmos/iavl/db"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tabella/tabella/client"
+	"github.com/tabella/tabella/ledger"
+	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
+)
+
+const serviceTestChain = "tabella-service-test"
+
+func testKey(name string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("app-test/" + name))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+func testPub(name string) []byte { return testKey(name).Public().(ed25519.PublicKey) }
+
+// refusingMempool fails the test if a tx reaches it: every tx below must
+// be refused by the API before the mempool.
+type refusingMempool struct{ t *testing.T }
+
+func (m refusingMempool) Submit(context.Context, []byte) (ledger.Code, string, error) {
+	m.t.Error("a tx the API should refuse reached the mempool")
+	return ledger.CodeOK, "", nil
+}
+
+func (m refusingMempool) Committed(context.Context, []byte) (TxOutcome, bool, error) {
+	return TxOutcome{}, false, nil
+}
+
+// newTestService is a service over a committed one-block ledger with a
+// two-party consortium, an organiser and an issuer.
+func newTestService(t *testing.T) (*Service, *Metrics) {
+	t.Helper()
+	l, err := ledger.Open(idb.NewMemDB(), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	party := func(id string, kind tabellav1.PartyKind) *tabellav1.Party {
+		return &tabellav1.Party{Id: id, Name: id, Kind: kind, AdminKeys: [][]byte{testPub(id + "-admin")},
+			Validator: &tabellav1.Validator{PublicKey: testPub(id + "-val"), Power: 10}}
+	}
+	g := &tabellav1.Genesis{
+		Parties: []*tabellav1.Party{
+			party("gov", tabellav1.PartyKind_PARTY_KIND_GOVERNMENT),
+			party("civ", tabellav1.PartyKind_PARTY_KIND_CIVIL_SOCIETY),
+		},
+		Organisers: []*tabellav1.Organiser{{Id: "city", Name: "City", PublicKey: testPub("city")}},
+		Issuers:    []*tabellav1.Issuer{{Id: "registry", Name: "Registry", PublicKey: testPub("registry")}},
+	}
+	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	if _, _, err := l.InitChain(serviceTestChain, 1, t0, g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.FinalizeBlock(ledger.Block{Height: 1, Time: t0.Add(time.Second), Hash: make([]byte, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(l, NewCommitEvents(), refusingMempool{t}, nil)
+	svc.Metrics = m
+	return svc, m
+}
+
+// TestBroadcastRefusesBeforeMempool: txs that cannot be valid — empty,
+// oversized, undecodable, forged, for another chain — are refused by the
+// API with their stable code, never reach the mempool, and are counted in
+// tabella_api_rejected_total by type and code.
+func TestBroadcastRefusesBeforeMempool(t *testing.T) {
+	svc, m := newTestService(t)
+	voter := testKey("voter")
+	cred, err := client.IssueCredential(serviceTestChain, testKey("registry"), &tabellav1.Credential{
+		IssuerId: "registry", VoterPublicKey: voter.Public().(ed25519.PublicKey),
+		IssuedAt: 1, ExpiresAt: 4_000_000_000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := client.BallotTx(serviceTestChain, voter, "some-initiative", cred, []uint32{0}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env tabellav1.Tx
+	if err := proto.Unmarshal(good, &env); err != nil {
+		t.Fatal(err)
+	}
+	env.Signatures[0].Signature[7] ^= 0x40
+	forged, _ := proto.Marshal(&env)
+	otherChain, _ := client.BallotTx("another-chain", voter, "some-initiative", cred, []uint32{0}, 1)
+
+	cases := []struct {
+		name, typ string
+		tx        []byte
+		code      ledger.Code
+	}{
+		{"empty", "empty", nil, ledger.CodeMalformedTx},
+		{"oversized", "oversized", make([]byte, ledger.MaxTxBytes+1), ledger.CodeTxTooLarge},
+		{"garbage", "undecodable", []byte("not a tx"), ledger.CodeMalformedTx},
+		{"forged signature", "cast_ballot", forged, ledger.CodeBadSignature},
+		{"another chain", "cast_ballot", otherChain, ledger.CodeWrongChainID},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			counter := m.apiRejects.WithLabelValues(c.typ, c.code.String())
+			before := counterValue(t, counter)
+			_, err := svc.BroadcastTx(context.Background(), &tabellav1.BroadcastTxRequest{Tx: c.tx})
+			code, ok := client.RejectionCode(err)
+			if !ok || code != c.code {
+				t.Fatalf("got %v (code %v), want %s", err, code, c.code)
+			}
+			if msg := err.Error(); !strings.Contains(msg, " ") {
+				t.Errorf("message %q does not explain the rejection", msg)
+			}
+			if got := counterValue(t, counter) - before; got != 1 {
+				t.Errorf("tabella_api_rejected_total{type=%q,code=%q} moved by %v, want 1", c.typ, c.code, got)
+			}
+		})
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
