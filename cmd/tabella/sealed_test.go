@@ -93,7 +93,7 @@ sealed:
 	waitTip(t, s.ctx, s.c, tip.Height+2)
 	genesis := filepath.Join(s.home, "config", "genesis.json")
 	out = s.ok("audit", "--rpc", s.rpc, "--genesis", genesis)
-	contains(t, out, "Audit passed", "re-verified the proofs of 5 sealed ballots", "and 3 decryption shares", "4 key ceremony deals")
+	contains(t, out, "Audit passed", "re-verified the proofs of 5 sealed ballots", "and 3 decryption shares", "8 key ceremony deals")
 	record := filepath.Join(t.TempDir(), "record")
 	s.ok("audit", "export", "--rpc", s.rpc, "--genesis", genesis, "--initiative", "sealed-poll", "--out", record)
 	b, err := os.ReadFile(filepath.Join(record, "sealed.json"))

@@ -337,6 +337,9 @@ func devReady(ctx context.Context, out io.Writer, home string, n *app.Node, fres
 			return err
 		}
 	}
+	if err := devSealed(wctx, c, home); err != nil {
+		return err
+	}
 	alice, _ := client.LoadKey(home, "alice")
 	state := "resumed"
 	if fresh {
@@ -368,6 +371,12 @@ The anonymous consultation %s takes ballots signed by a fresh key with a blind-s
   tabella credential issue-blind --issuer-id %s --initiative %s --person alice --request %s
   tabella credential finalize --initiative %s --key alice --response %s
   tabella vote --initiative %s --key alice --option yes
+The sealed consultation %s encrypts every ballot to a joint key of the four parties
+(docs/initiatives.md#sealed-initiatives; their trustee secrets are in trustee/, and they dealt already):
+  tabella vote --initiative %s --key alice --option north     (tabella tally shows no counts, only turnout)
+  after it closes (15 minutes), any three trustees decrypt the result:
+  tabella trustee decrypt --initiative %s --party city-council --key city-council-admin
+  (and --party regional-office, --party residents-union, each with its own -admin key)
 
 Stop with Ctrl-C; run again to resume, or with --reset to start over.
 `, state, info.ChainId, home, grpcAddr, grpcAddr, n.RPCAddr(), devOrganiser, devIssuer,
@@ -380,6 +389,7 @@ Stop with Ctrl-C; run again to resume, or with --reset to start over.
 		devAnonInitiative, devIssuer,
 		devIssuer, devAnonInitiative, filepath.Join(home, "anonymous", devAnonInitiative, "alice.request.json"),
 		devAnonInitiative, filepath.Join(home, "anonymous", devAnonInitiative, "alice.response.json"),
-		devAnonInitiative)
+		devAnonInitiative,
+		devSealedInitiative, devSealedInitiative, devSealedInitiative)
 	return nil
 }
