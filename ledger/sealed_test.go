@@ -712,3 +712,41 @@ func TestSealedRandomElections(t *testing.T) {
 		}
 	}
 }
+
+// TestAnonymousSealed: an ANONYMOUS_SEALED initiative takes sealed ballots
+// with anonymous tokens, refuses credentials and plain selections, and
+// decrypts like a sealed one.
+func TestAnonymousSealed(t *testing.T) {
+	w := newSealedWorld(t)
+	rnd := newDetRand("anonymous-sealed")
+	c := w.registerTrustees(rnd)
+	sk := blindKey(t, "a")
+	der := derOf(t, sk)
+	spec := w.sealedConsultation("hidden")
+	spec.Secrecy = tabellav1.Secrecy_SECRECY_ANONYMOUS_SEALED
+	spec.Eligibility.Predicates = nil
+	spec.BlindKeys = []*tabellav1.BlindKey{attest(t, "hidden", "registry", "registry", sk)}
+	w.readySealed(c, spec)
+	st := w.sealedRecord("hidden").State
+	anon := func(voter string, sel ...uint32) []byte {
+		b, err := client.SealBallot(rnd, testChain, st, pub(voter), sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := client.SealedBallotTx(testChain, key(voter), "hidden", nil, token(t, "hidden", voter, der, sk), b, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	w.mustOK(anon("fresh-1", 0), anon("fresh-2", 0, 1))
+	w.expect([]ledger.Code{ledger.CodeWrongSecrecy, ledger.CodeWrongSecrecy},
+		w.sealedBallot(rnd, "alice", "hidden", 1, 0),                                    // a credential
+		w.anonBallot("fresh-3", "hidden", token(t, "hidden", "fresh-3", der, sk), 1, 0)) // plain selections
+	w.until(spec.Schedule.VotingClosesAt)
+	w.mustOK(c.shareTx(w, "hidden", "gov-a"), c.shareTx(w, "hidden", "civ-a"), c.shareTx(w, "hidden", "civ-b"))
+	in := w.initiative("hidden")
+	if in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED || !slices.Equal(in.Result.Counts, []uint64{2, 1, 0}) {
+		t.Fatalf("%s %v", in.Status, in.Result)
+	}
+}
