@@ -42,7 +42,10 @@ func newScenario(t *testing.T) *scenario {
 	ports := proctest.NewPorts(t)
 	_, c := proctest.StartDev(t, home, ports)
 	_, bin := proctest.Binaries(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	// Phases last tens of seconds of block time so that a loaded machine
+	// (the scenarios run in parallel, each with its own node) still fits
+	// every step in its window.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	return &scenario{t: t, ctx: ctx, home: home, node: ports.GRPCAddr(), rpc: ports.RPCAddr(), c: c, bin: bin}
 }
@@ -174,7 +177,7 @@ title: Aarhus neighbourhood budget 2027
 budget: {total: 250_000, currency: EUR, ballot_rule: within_budget}
 proposals: {review: dual, government_approvals: 1, civil_society_approvals: 1, max_per_person: 2}
 ballot: {min_selections: 1, revoting: true}
-schedule: {proposals_opens: now, proposals_closes: +8s, opens: +18s, closes: +30s}
+schedule: {proposals_opens: now, proposals_closes: +25s, opens: +50s, closes: +70s}
 eligibility:
   issuers: [demo-registry]
   rules: [age >= 16, municipality == "Aarhus"]
@@ -283,7 +286,7 @@ kind: election
 title: Aarhus seniors' council 2027
 candidacy:
   review: none
-schedule: {proposals_opens: now, proposals_closes: +6s, opens: +8s, closes: +18s}
+schedule: {proposals_opens: now, proposals_closes: +15s, opens: +17s, closes: +40s}
 eligibility:
   issuers: [demo-registry]
   rules: [age >= 60, municipality == "Aarhus"]
@@ -371,7 +374,7 @@ func TestPetitionScenarioCLI(t *testing.T) {
 kind: petition
 title: Keep the harbour bath open all year
 ballot: {withdrawal: true}
-schedule: {opens: now, closes: +14s}
+schedule: {opens: now, closes: +30s}
 eligibility:
   issuers: [demo-registry]
   rules: [age >= 16]
@@ -435,7 +438,7 @@ options:
   - {id: north, title: Nørrebrogade, description: Both directions between Nørreport and Ringgaden.}
   - {id: west, title: Vesterbrogade, description: Eastbound only.}
 ballot: {min_selections: 1, max_selections: 1}
-schedule: {opens: now, closes: +8s}
+schedule: {opens: now, closes: +20s}
 eligibility: {issuers: [demo-registry], rules: [age >= 16]}
 result:
   quorum: 50%
