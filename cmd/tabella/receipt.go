@@ -108,7 +108,7 @@ initiative's tally.`,
 				if err != nil {
 					return verdictFail(out, err)
 				}
-				printOffline(out, r, v.Ballot.Selections, v.Header.Height, v.Header.AppHash)
+				printOffline(out, r, v.Ballot, v.Header.Height, v.Header.AppHash)
 				return nil
 			}
 			cl, ctx, done, err := c.dial(cmd)
@@ -124,7 +124,7 @@ initiative's tally.`,
 			if err != nil {
 				return verdictFail(out, err)
 			}
-			printOffline(out, r, ov.Offline.Ballot.Selections, ov.Offline.Header.Height, ov.Offline.Header.AppHash)
+			printOffline(out, r, ov.Offline.Ballot, ov.Offline.Header.Height, ov.Offline.Header.AppHash)
 			fmt.Fprintf(out, "✔ The header was verified by the light client from the trust root.\n")
 			if ov.Live {
 				fmt.Fprintf(out, "✔ At height %d your ballot is still the live one: it is the one counted.\n", ov.Now.Height)
@@ -218,7 +218,11 @@ whether the voter's key has a ballot in the initiative. For a voter who was told
 				fmt.Fprintf(out, "✘ PROVEN ABSENT: no ballot from %x is recorded in %s at height %d.\n  The node proved it with a non-membership proof against app hash %X, in a header the light client verified.\n", vk, cInitiative, ps.Height, ps.Header.AppHash)
 				return errAbsent
 			}
-			fmt.Fprintf(out, "✔ RECORDED: the ballot of %x in %s (sequence %d, selections %v, hash %X) is in the state of height %d,\n  proven against a header the light client verified.\n", vk, cInitiative, ps.Ballot.Sequence, ps.Ballot.Selections, ps.Ballot.BallotHash, ps.Height)
+			sel := fmt.Sprintf("selections %v", ps.Ballot.Selections)
+			if ps.Ballot.Sealed {
+				sel = "sealed selections"
+			}
+			fmt.Fprintf(out, "✔ RECORDED: the ballot of %x in %s (sequence %d, %s, hash %X) is in the state of height %d,\n  proven against a header the light client verified.\n", vk, cInitiative, ps.Ballot.Sequence, sel, ps.Ballot.BallotHash, ps.Height)
 			printProvenTally(out, ps)
 			return nil
 		},
@@ -258,11 +262,19 @@ func verdictFail(w io.Writer, err error) error {
 	return err
 }
 
-func printOffline(w io.Writer, r *client.Receipt, selections []uint32, headerHeight int64, appHash []byte) {
+func printOffline(w io.Writer, r *client.Receipt, b *tabellav1.BallotRecord, headerHeight int64, appHash []byte) {
 	fmt.Fprintf(w, "✔ Your ballot is recorded and unaltered.\n")
 	fmt.Fprintf(w, "  initiative %s, voter %x\n", r.InitiativeID, []byte(r.Voter))
-	fmt.Fprintf(w, "  ballot %X, sequence %d, selections %v, recorded at height %d\n", []byte(r.BallotHash), r.Sequence, selections, r.BallotHeight)
+	sel := fmt.Sprintf("selections %v", b.GetSelections())
+	if b.GetSealed() {
+		sel = "sealed (encrypted) selections"
+	}
+	fmt.Fprintf(w, "  ballot %X, sequence %d, %s, recorded at height %d\n", []byte(r.BallotHash), r.Sequence, sel, r.BallotHeight)
 	fmt.Fprintf(w, "  proven in the state of height %d (app hash %X),\n  which header %d commits to, signed by more than two thirds of the trusted validators.\n", r.Height, appHash, headerHeight)
+	if b.GetSealed() {
+		fmt.Fprintf(w, "  the ballot carries your signature over exactly these encrypted selections and their proofs; it is counted in the encrypted tally.\n")
+		return
+	}
 	fmt.Fprintf(w, "  the ballot carries your signature over exactly these selections.\n")
 }
 

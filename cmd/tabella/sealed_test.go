@@ -69,7 +69,7 @@ sealed:
 	}
 	contains(t, s.ok("tally", "sealed-poll"), "counts are sealed", "turnout 4 voters, 5 ballots cast")
 	contains(t, s.ok("ballot", "--initiative", "sealed-poll", "--voter", "voter-1"), "sealed (encrypted")
-	contains(t, s.ok("receipt", "verify", receipt, "--genesis", filepath.Join(s.home, "config", "genesis.json")), "✔ Your ballot is recorded and unaltered.")
+	contains(t, s.ok("receipt", "verify", receipt, "--genesis", filepath.Join(s.home, "config", "genesis.json")), "✔ Your ballot is recorded and unaltered.", "sealed (encrypted) selections")
 
 	s.waitStatus("sealed-poll", tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSING)
 	contains(t, s.ok("trustee", "decrypt", "--initiative", "sealed-poll", "--party", "regional-office", "--key", "regional-office-admin"), "1 of 3 needed shares")
