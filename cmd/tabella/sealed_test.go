@@ -31,13 +31,13 @@ kind: consultation
 title: Which square gets the trees?
 options: [{id: north, title: North square}, {id: south, title: South square}, {id: harbour, title: Harbour square}]
 ballot: {min_selections: 1, max_selections: 2, revoting: true}
-schedule: {opens: +14s, closes: +24s}
+schedule: {opens: +45s, closes: +95s}
 eligibility: {issuers: [demo-registry], rules: [age >= 16]}
 secrecy: sealed
 sealed:
   trustees: [city-council, regional-office, residents-union, transparency-ngo]
-  deals_close: +6s
-  complaints_close: +10s
+  deals_close: +20s
+  complaints_close: +40s
 `)
 	contains(t, s.ok("initiative", "show", "sealed-poll"), "ceremony:    DEALING", "any 3 of the 4 trustees")
 	var cmds [][]string
