@@ -19,6 +19,7 @@ func TestExampleSpecs(t *testing.T) {
 		"budget.yaml":       tabellav1.InitiativeKind_INITIATIVE_KIND_BUDGET,
 		"election.yaml":     tabellav1.InitiativeKind_INITIATIVE_KIND_ELECTION,
 		"petition.yaml":     tabellav1.InitiativeKind_INITIATIVE_KIND_PETITION,
+		"sealed.yaml":       tabellav1.InitiativeKind_INITIATIVE_KIND_BUDGET,
 	} {
 		b, err := os.ReadFile(filepath.Join("..", "docs", "examples", name))
 		if err != nil {
