@@ -750,3 +750,63 @@ func TestAnonymousSealed(t *testing.T) {
 		t.Fatalf("%s %v", in.Status, in.Result)
 	}
 }
+
+// TestSealedWarmAndColdAgree: a node that verified the sealed ballots in
+// CheckTx (cache hits in FinalizeBlock) and one that sees them first in
+// the block reach the same results and app hash, invalid ballots included.
+func TestSealedWarmAndColdAgree(t *testing.T) {
+	warm, cold := newSealedWorld(t), newSealedWorld(t)
+	both := func(check bool, txs ...[]byte) {
+		t.Helper()
+		if check {
+			for _, tx := range txs {
+				warm.l.CheckTx(tx)
+				_ = warm.l.PreVerify(tx)
+			}
+		}
+		rw, rc := warm.block(txs...), cold.block(txs...)
+		if !bytes.Equal(rw.AppHash, rc.AppHash) {
+			t.Fatalf("height %d: app hashes differ", warm.height)
+		}
+		for i := range rw.TxResults {
+			if rw.TxResults[i].Code != rc.TxResults[i].Code {
+				t.Fatalf("tx %d: warm %s, cold %s", i, rw.TxResults[i].Code, rc.TxResults[i].Code)
+			}
+		}
+	}
+	rnd := newDetRand("warm-cold")
+	c := &ceremony{rnd: rnd, secrets: map[string]*client.TrusteeSecret{}}
+	var regs [][]byte
+	for _, p := range trusteeParties {
+		s, _ := client.NewTrusteeSecret(rnd)
+		c.secrets[p] = s
+		tx, _ := client.RegisterTrusteeKeyTx(testChain, key(p+"-admin"), p, s.Public())
+		regs = append(regs, tx)
+	}
+	both(false, regs...)
+	spec := warm.sealedConsultation("wc")
+	both(true, warm.createTx(spec))
+	var deals [][]byte
+	for _, p := range trusteeParties {
+		deals = append(deals, c.dealTx(warm, "wc", p))
+	}
+	both(true, deals...)
+	for warm.now.Unix() < spec.Schedule.VotingOpensAt {
+		both(false)
+	}
+	st := warm.sealedRecord("wc").State
+	good := warm.sealedBallot(rnd, "alice", "wc", 1, 0, 1)
+	b, err := client.SealBallot(rnd, testChain, st, pub("bob"), []uint32{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stolen := warm.sealedBallotTx("mallory", "wc", 1, b)
+	lying := warm.sealedBallotTx("carol", "wc", 1, shiftOption(t, st, b, 2, +1))
+	both(true, good, stolen, lying, warm.sealedBallotTx("bob", "wc", 1, b))
+	if tl := cold.tally("wc"); tl.Turnout != 2 || !bytes.Equal(tl.Encrypted, warm.tally("wc").Encrypted) {
+		t.Fatalf("cold tally: turnout %d", tl.Turnout)
+	}
+	if r := warm.l.CheckTx(stolen); r.Code != ledger.CodeBadSealedBallot {
+		t.Fatalf("a stolen ballot after its owner's was cached: %s", r.Code)
+	}
+}
