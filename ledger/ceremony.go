@@ -128,8 +128,6 @@ func validateSealed(s *tabellav1.InitiativeSpec) error {
 	switch {
 	case s.Kind == kindPetition:
 		return fieldErrorf("secrecy", "a petition signature selects nothing, so there is nothing to seal; use public or anonymous")
-	case s.Proposals != nil:
-		return codedFieldErrorf(CodeNotSupported, "proposals", "a sealed initiative lists its options: a proposal window (options decided when voting opens) is not supported with sealed ballots yet")
 	case len(s.Options) > MaxSealedOptions:
 		return fieldErrorf("options", "a sealed initiative has at most %d options, this one has %d", MaxSealedOptions, len(s.Options))
 	case s.Kind == kindBudget && s.GetBudget().GetBallotRule() == tabellav1.BudgetBallotRule_BUDGET_BALLOT_RULE_MIN_SHARE:
@@ -214,26 +212,73 @@ func (c *execCtx) setupSealed(spec *tabellav1.InitiativeSpec) error {
 		return fieldErrorf("sealed.threshold", "threshold %d with %d trustees (%d government, %d civil society) means one absent trustee blocks the result: balance the sides so that a threshold above each side is at most %d", t, n, gov, civ, n-1)
 	}
 	st.Threshold = uint32(t)
-	// The rules every ballot proof is checked against.
-	st.Options = uint32(len(spec.Options))
-	st.MinSelections = spec.Ballot.MinSelections
-	st.MaxSelections = spec.Ballot.MaxSelections
-	if spec.Kind == kindBudget {
-		if st.MaxSelections == 0 {
-			st.MaxSelections = st.Options
+	// The rules every ballot proof is checked against: now for listed
+	// options, when voting opens for options from a proposal window.
+	if spec.Proposals == nil {
+		var costs []uint64
+		for _, o := range spec.Options {
+			costs = append(costs, o.Cost)
 		}
-		if spec.Budget.BallotRule == tabellav1.BudgetBallotRule_BUDGET_BALLOT_RULE_WITHIN_BUDGET {
-			for _, o := range spec.Options {
-				st.Costs = append(st.Costs, o.Cost)
-			}
-			st.Budget = spec.Budget.Total
+		fixSealedRules(st, spec, costs)
+		if err := SealedRules(st).Validate(); err != nil {
+			return fieldErrorf("ballot", "the ballot rules cannot be sealed: %v", err)
 		}
-	}
-	if err := SealedRules(st).Validate(); err != nil {
-		return fieldErrorf("ballot", "the ballot rules cannot be sealed: %v", err)
 	}
 	c.put(SealedKey(spec.Id), st)
 	return c.enqueue(cfg.ComplaintsCloseAt, eventKeyCeremony, spec.Id)
+}
+
+// fixSealedRules sets the ballot rules of st from the spec and the
+// options' costs (one per option, in option order).
+func fixSealedRules(st *tabellav1.SealedState, spec *tabellav1.InitiativeSpec, costs []uint64) {
+	st.Options = uint32(len(costs))
+	st.MinSelections = spec.Ballot.MinSelections
+	st.MaxSelections = min(spec.Ballot.MaxSelections, st.Options)
+	if spec.Kind == kindBudget {
+		if spec.Ballot.MaxSelections == 0 {
+			st.MaxSelections = st.Options
+		}
+		if spec.Budget.BallotRule == tabellav1.BudgetBallotRule_BUDGET_BALLOT_RULE_WITHIN_BUDGET {
+			st.Costs = costs
+			st.Budget = spec.Budget.Total
+		}
+	}
+}
+
+// openSealedVoting fixes the ballot rules of a sealed initiative whose
+// options came from a proposal window, when voting opens: the approved
+// proposals are the options, in approval order, and the encrypted tally
+// starts with one encryption of zero per option.
+func (c *execCtx) openSealedVoting(in *tabellav1.Initiative) error {
+	if in.Spec.Proposals == nil {
+		return nil
+	}
+	id := in.Spec.Id
+	st, err := c.sealedState(id)
+	if err != nil {
+		return err
+	}
+	var tally tabellav1.Tally
+	if _, err := c.get(TallyKey(id), &tally); err != nil {
+		return err
+	}
+	costs := make([]uint64, tally.OptionCount)
+	if in.Spec.Kind == kindBudget {
+		for i := range costs {
+			o, err := c.option(id, uint32(i))
+			if err != nil {
+				return err
+			}
+			costs[i] = o.Cost
+		}
+	}
+	fixSealedRules(st, in.Spec, costs)
+	c.put(SealedKey(id), st)
+	if tally.OptionCount > 0 {
+		tally.Encrypted = emptySealedTally(int(tally.OptionCount))
+		c.put(TallyKey(id), &tally)
+	}
+	return nil
 }
 
 // sealedState reads a sealed initiative's state.

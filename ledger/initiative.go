@@ -220,6 +220,11 @@ func (c *execCtx) advance(id string) error {
 	if target == statusClosed {
 		return c.beginCount(in)
 	}
+	if target == statusVoting && Sealed(in.Spec) {
+		if err := c.openSealedVoting(in); err != nil {
+			return err
+		}
+	}
 	c.setStatus(in, target)
 	c.saveInitiative(in)
 	return nil

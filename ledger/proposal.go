@@ -136,6 +136,9 @@ func (c *execCtx) submit(d *DecodedTx, in *tabellav1.Initiative, s *submission, 
 	}
 	tally.Proposals++
 	if !reviewed(in.Spec) {
+		if Sealed(in.Spec) && tally.OptionCount >= MaxSealedOptions {
+			return Errorf(CodeLimitReached, "sealed initiative %q has its %d options: every submission goes on the ballot, and a sealed ballot has at most %d", s.initiative, MaxSealedOptions, MaxSealedOptions)
+		}
 		c.approve(prop, &tally)
 	}
 	tally.Height = c.height
@@ -230,6 +233,9 @@ func (c *execCtx) reviewProposal(d *DecodedTx, m *tabellav1.ReviewProposal) erro
 		var tally tabellav1.Tally
 		if _, err := c.get(TallyKey(m.InitiativeId), &tally); err != nil {
 			return err
+		}
+		if Sealed(in.Spec) && tally.OptionCount >= MaxSealedOptions {
+			return Errorf(CodeLimitReached, "sealed initiative %q already has %d approved options, the most a sealed ballot can carry", m.InitiativeId, MaxSealedOptions)
 		}
 		c.approve(&prop, &tally)
 		tally.Height = c.height

@@ -810,3 +810,65 @@ func TestSealedWarmAndColdAgree(t *testing.T) {
 		t.Fatalf("a stolen ballot after its owner's was cached: %s", r.Code)
 	}
 }
+
+// TestSealedBudgetWithProposals: a sealed participatory budget whose
+// projects come from a proposal window with dual review. The ballot rules
+// are fixed when voting opens, from the approved projects; the result is
+// funded from the decrypted counts.
+func TestSealedBudgetWithProposals(t *testing.T) {
+	w := newSealedWorld(t)
+	rnd := newDetRand("sealed-proposals")
+	c := w.registerTrustees(rnd)
+	spec := w.budgetSpec("spb")
+	now := w.now.Unix()
+	spec.Schedule = &tabellav1.Schedule{ProposalsOpensAt: now, ProposalsClosesAt: now + 30, VotingOpensAt: now + 70, VotingClosesAt: now + 200}
+	spec.Secrecy = tabellav1.Secrecy_SECRECY_SEALED
+	spec.Ballot.RevotingAllowed = true
+	spec.Sealed = &tabellav1.SealedSpec{TrusteePartyIds: slices.Clone(trusteeParties), DealsCloseAt: now + 40, ComplaintsCloseAt: now + 60}
+	w.mustOK(w.createTx(spec))
+	var deals [][]byte
+	for _, p := range trusteeParties {
+		deals = append(deals, c.dealTx(w, "spb", p))
+	}
+	w.mustOK(deals...)
+	w.mustOK(w.submitTx("alice", "spb", "library", 150_000), w.submitTx("bob", "spb", "garden", 90_000), w.submitTx("carol", "spb", "lights", 60_000))
+	w.until(spec.Schedule.ProposalsClosesAt)
+	// library and lights approved by both sides (in that order); garden
+	// gets one side only.
+	w.mustOK(w.reviewTx("gov-a", "spb", "lights", true), w.reviewTx("civ-a", "spb", "lights", true),
+		w.reviewTx("gov-a", "spb", "library", true), w.reviewTx("civ-b", "spb", "library", true), w.reviewTx("gov-b", "spb", "garden", true))
+	w.until(spec.Schedule.VotingOpensAt)
+	st := w.sealedRecord("spb").State
+	if st.Options != 2 || !slices.Equal(st.Costs, []uint64{60_000, 150_000}) || st.MaxSelections != 2 || st.Budget != 250_000 {
+		t.Fatalf("rules at voting: %v", st)
+	}
+	// lights (0) and library (1).
+	w.mustOK(w.sealedBallot(rnd, "alice", "spb", 1, 0, 1), w.sealedBallot(rnd, "bob", "spb", 1, 1), w.sealedBallot(rnd, "dave", "spb", 1, 1))
+	w.until(spec.Schedule.VotingClosesAt)
+	w.mustOK(c.shareTx(w, "spb", "gov-b"), c.shareTx(w, "spb", "civ-a"), c.shareTx(w, "spb", "civ-b"))
+	in := w.initiative("spb")
+	if in.Status != tabellav1.InitiativeStatus_INITIATIVE_STATUS_CLOSED || !slices.Equal(in.Result.Counts, []uint64{1, 3}) ||
+		!slices.Equal(in.Result.Winners, []uint32{0, 1}) || in.Result.FundedTotal != 210_000 {
+		t.Fatalf("%s %v", in.Status, in.Result)
+	}
+}
+
+// TestSealedOptionCap: every submission of a sealed initiative without
+// review goes on the ballot, up to MaxSealedOptions.
+func TestSealedOptionCap(t *testing.T) {
+	w := newSealedWorld(t)
+	w.registerTrustees(newDetRand("cap"))
+	spec := w.budgetSpec("cap")
+	now := w.now.Unix()
+	spec.Proposals = &tabellav1.Proposals{Review: tabellav1.ReviewMode_REVIEW_MODE_NONE}
+	spec.Schedule = &tabellav1.Schedule{ProposalsOpensAt: now, ProposalsClosesAt: now + 300, VotingOpensAt: now + 400, VotingClosesAt: now + 500}
+	spec.Secrecy = tabellav1.Secrecy_SECRECY_SEALED
+	spec.Sealed = &tabellav1.SealedSpec{TrusteePartyIds: slices.Clone(trusteeParties), DealsCloseAt: now + 310, ComplaintsCloseAt: now + 320}
+	w.mustOK(w.createTx(spec))
+	var txs [][]byte
+	for i := range ledger.MaxSealedOptions {
+		txs = append(txs, w.submitTx(fmt.Sprintf("p%d", i), "cap", fmt.Sprintf("project-%d", i), 1000))
+	}
+	w.mustOK(txs...)
+	w.expect(one(ledger.CodeLimitReached), w.submitTx("late", "cap", "one-too-many", 1000))
+}

@@ -87,6 +87,11 @@ func (c *execCtx) checkSealedBallot(d *DecodedTx, m *tabellav1.CastBallot) (*sea
 	if st.Status != ceremonyReady {
 		return nil, Errorf(CodeKeyNotReady, "initiative %q has no election key yet (key ceremony %s)", m.InitiativeId, ceremonyName(st.Status))
 	}
+	if err := SealedRules(st).Validate(); err != nil {
+		// Options from a proposal window too few for the rules: no
+		// ballot can be valid, as in a public initiative.
+		return nil, Errorf(CodeSelectionCount, "initiative %q has %d options on the ballot; its rules (%d to %d selections) cannot be met", m.InitiativeId, st.Options, st.MinSelections, st.MaxSelections)
+	}
 	return VerifySealedBallot(c.sigs, c.chainID, st, d.Signer, m.SealedBallot)
 }
 
@@ -155,7 +160,7 @@ func (c *execCtx) beginSealedCount(in *tabellav1.Initiative, prog *tabellav1.Tal
 		return err
 	}
 	if tally.Turnout == 0 {
-		return c.freezeSealed(in, &tally, prog, make([]uint64, len(in.Spec.Options)), nil)
+		return c.freezeSealed(in, &tally, prog, make([]uint64, optionCount(in, &tally)), nil)
 	}
 	c.setStatus(in, statusClosing)
 	c.saveInitiative(in)
@@ -172,7 +177,12 @@ func (c *execCtx) freezeSealed(in *tabellav1.Initiative, tally *tabellav1.Tally,
 	for i, n := range counts {
 		c.kv.Set(CountKey(id, uint32(i)), be64(n))
 		if in.Spec.Kind == kindBudget {
-			prog.Costs = append(prog.Costs, in.Spec.Options[i].Cost)
+			// Every budget option, listed or approved, has an o/ key.
+			o, err := c.option(id, uint32(i))
+			if err != nil {
+				return err
+			}
+			prog.Costs = append(prog.Costs, o.Cost)
 		}
 	}
 	in.Result = computeResult(in.Spec, tally, prog, c.height)
