@@ -25,10 +25,18 @@ def lat(r, k):
     return "%s / %s / %s / %s" % (ms(l["P50"]), ms(l["P95"]), ms(l["P99"]), ms(l["Max"]))
 
 
+def short(reason):
+    """A rejection reason as the table shows it: CometBFT's full mempool is
+    back-pressure, not a fault, and its message is long."""
+    if "mempool is full" in reason:
+        return "mempool full"
+    return reason
+
+
 def row(label, r):
     if not r:
         return "| %s | not run | | | | | | |" % label
-    rej = ", ".join("%s %d" % kv for kv in sorted((r.get("rejected") or {}).items())) or "none"
+    rej = ", ".join("%s %d" % (short(k), v) for k, v in sorted((r.get("rejected") or {}).items())) or "none"
     return "| %s | **%.0f/s** | %d in %d blocks | %s | %s | %.0f%% / %.0f MiB | %.0f B | %s |" % (
         label, r["committed_per_second"], r["committed"], r["blocks"], lat(r, "cast_to_committed"),
         lat(r, "cast_to_provable"), r["node_cpu_percent"], r["node_max_rss_bytes"] / 2**20,
