@@ -163,15 +163,11 @@ the request to send to the issuer. The key and the blinding secret stay in
 		Example: `  tabella credential request --initiative harbour-poll --issuer demo-registry --key ann`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, ctx, done, err := c.dial(cmd)
+			cl, ctx, chainID, done, err := c.dialChain(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			chainID, err := cl.ChainID(ctx)
-			if err != nil {
-				return apiError(err)
-			}
 			res, err := cl.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: initiative})
 			if err != nil {
 				return apiError(err)

@@ -85,15 +85,11 @@ func newGovCmd(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, ctx, done, err := c.dial(cmd)
+			cl, ctx, chainID, done, err := c.dialChain(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			chainID, err := cl.ChainID(ctx)
-			if err != nil {
-				return apiError(err)
-			}
 			tx, err := client.GovVoteTx(chainID, k.Private, vParty, args[0], !reject)
 			if err != nil {
 				return err

@@ -95,16 +95,8 @@ func newCredentialCmd(c *cli) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--voter: %w", err)
 			}
-			if chainID == "" {
-				cl, ctx, done, err := c.dial(cmd)
-				if err != nil {
-					return err
-				}
-				chainID, err = cl.ChainID(ctx)
-				done()
-				if err != nil {
-					return fmt.Errorf("ask the node for the chain id (or pass --chain-id): %s", client.Describe(err))
-				}
+			if chainID, err = c.chainID(cmd, chainID); err != nil {
+				return err
 			}
 			cred := &tabellav1.Credential{IssuerId: issuerID, VoterPublicKey: vk, IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(validFor).Unix()}
 			for _, a := range attrs {

@@ -91,6 +91,21 @@ func (c *cli) dial(cmd *cobra.Command) (*client.Client, context.Context, context
 	return cl, ctx, func() { cancel(); cl.Close() }, nil
 }
 
+// dialChain dials the node and reads its chain id, which every tx signs:
+// the start of each command that submits a tx.
+func (c *cli) dialChain(cmd *cobra.Command) (*client.Client, context.Context, string, context.CancelFunc, error) {
+	cl, ctx, done, err := c.dial(cmd)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	chainID, err := cl.ChainID(ctx)
+	if err != nil {
+		done()
+		return nil, nil, "", nil, apiError(err)
+	}
+	return cl, ctx, chainID, done, nil
+}
+
 // print writes v as JSON with --output json, else calls text.
 func (c *cli) print(w io.Writer, v any, text func(io.Writer)) error {
 	if c.output == "json" {

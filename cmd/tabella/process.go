@@ -16,14 +16,9 @@ import (
 // submitTx signs a tx built by build with the chain id, submits it and
 // waits for its block unless noWait.
 func (c *cli) submitTx(cmd *cobra.Command, noWait bool, build func(chainID string) ([]byte, error)) (*tabellav1.BroadcastTxResponse, *client.Client, func(), error) {
-	cl, ctx, done, err := c.dial(cmd)
+	cl, ctx, chainID, done, err := c.dialChain(cmd)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	chainID, err := cl.ChainID(ctx)
-	if err != nil {
-		done()
-		return nil, nil, nil, apiError(err)
 	}
 	tx, err := build(chainID)
 	if err != nil {
@@ -414,15 +409,11 @@ func newPetitionCmd(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, ctx, done, err := c.dial(cmd)
+			cl, ctx, chainID, done, err := c.dialChain(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			chainID, err := cl.ChainID(ctx)
-			if err != nil {
-				return apiError(err)
-			}
 			seq := sequence
 			if seq == 0 {
 				if seq, err = nextSequence(ctx, cl, initiative, k.Public()); err != nil {

@@ -52,14 +52,9 @@ func (c *cli) trusteeSession(cmd *cobra.Command, a *trusteeArgs) (*trusteeSessio
 	if err != nil {
 		return nil, err
 	}
-	cl, ctx, done, err := c.dial(cmd)
+	cl, ctx, chainID, done, err := c.dialChain(cmd)
 	if err != nil {
 		return nil, err
-	}
-	chainID, err := cl.ChainID(ctx)
-	if err != nil {
-		done()
-		return nil, apiError(err)
 	}
 	return &trusteeSession{cl: cl, ctx: ctx, chainID: chainID, admin: admin, secret: secret, done: done}, nil
 }
