@@ -92,7 +92,7 @@ each waiting for its commit; kvstore over CometBFT's RPC (`broadcast_tx_sync`,
 
 Tabella / kvstore at equal tx size: **{ratio(t1, k1)}** on one node, **{ratio(t4, k4)}** on four validators.
 
-Go benchmarks (`go test ./ledger -run '^$' -bench . -benchtime 10x`):
+Go benchmarks (`go test ./ledger -run '^$' -bench . -skip Ed25519 -benchtime 10x`, and `-bench Ed25519 -benchtime 1s`):
 
 | benchmark | figure |
 |---|---|
