@@ -578,14 +578,23 @@ func (l *Ledger) preverifyTokens(txs [][]byte) {
 	if len(todo) == 0 {
 		return
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	onEveryCore(len(todo), func(i int) {
+		l.sigs.VerifyToken(todo[i].der, todo[i].msg, todo[i].sig)
+	})
+}
+
+// onEveryCore calls f(0) … f(n-1) spread over one goroutine per core and
+// returns when all have returned. Only work whose outcome does not depend
+// on order goes here (verification that fills a cache).
+func onEveryCore(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(todo); i += workers {
-				l.sigs.VerifyToken(todo[i].der, todo[i].msg, todo[i].sig)
+			for i := w; i < n; i += workers {
+				f(i)
 			}
 		}()
 	}

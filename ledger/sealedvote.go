@@ -3,9 +3,7 @@ package ledger
 import (
 	"crypto/sha256"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
 
 	"google.golang.org/protobuf/proto"
 
@@ -352,17 +350,8 @@ func (l *Ledger) preverifySealed(txs [][]byte, r reader) {
 	if len(todo) == 0 {
 		return
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(todo))
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(todo); i += workers {
-				it := todo[i]
-				_, _ = VerifySealedBallot(l.sigs, l.chainID, it.st, it.voter, it.raw)
-			}
-		}()
-	}
-	wg.Wait()
+	onEveryCore(len(todo), func(i int) {
+		it := todo[i]
+		_, _ = VerifySealedBallot(l.sigs, l.chainID, it.st, it.voter, it.raw)
+	})
 }
