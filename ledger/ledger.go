@@ -462,6 +462,7 @@ func (l *Ledger) CheckTx(raw []byte) TxResult {
 		return rejection(raw, err)
 	}
 	ctx.kv.mergeInto(l.check)
+	l.sigs.add(preverifiedKey(raw))
 	return TxResult{Code: CodeOK, Hash: d.Hash}
 }
 
@@ -487,8 +488,11 @@ func (l *Ledger) PreVerify(raw []byte) error {
 	}
 	// With the signatures cached, decoding gives CheckTx's verdict on the
 	// envelope and the signature.
-	_, err := decodeTx(l.chainID, raw, l.sigs)
-	return err
+	if _, err := decodeTx(l.chainID, raw, l.sigs); err != nil {
+		return err
+	}
+	l.sigs.add(preverifiedKey(raw))
+	return nil
 }
 
 // sigItems lists a tx's signature and, for a ballot, its credential's
@@ -521,6 +525,18 @@ func (l *Ledger) sigItems(raw []byte, r reader) []sigItem {
 
 // preverifyBlock batch-verifies the block's signatures that are not cached.
 func (l *Ledger) preverifyBlock(txs [][]byte) {
+	// Txs this node already accepted in PreVerify or CheckTx have every
+	// signature, token and proof cached: skip decoding them again.
+	todo := txs[:0:0]
+	for _, raw := range txs {
+		if !l.sigs.has(preverifiedKey(raw)) {
+			todo = append(todo, raw)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	txs = todo
 	items := make([]sigItem, 0, 2*len(txs))
 	for _, raw := range txs {
 		items = append(items, l.sigItems(raw, l.tree)...)

@@ -38,6 +38,19 @@ func keyOf(pub, msg, sig []byte) sigKey {
 	return k
 }
 
+// preverifiedKey marks, in a SigCache, a tx whose pre-verification is done:
+// PreVerify or CheckTx accepted it, so its signatures, token and sealed
+// proofs are cached (unless evicted since, which costs only time). The
+// domain tag keeps these keys apart from signature keys.
+func preverifiedKey(raw []byte) sigKey {
+	h := sha256.New()
+	h.Write([]byte("tabella/v1/preverified-tx\x00"))
+	h.Write(raw)
+	var k sigKey
+	h.Sum(k[:0])
+	return k
+}
+
 // SigCache remembers signatures already verified, so a tx checked by the
 // gRPC handler or CheckTx is not verified again in FinalizeBlock. Only
 // valid signatures are cached; a miss just means verifying. It holds two
