@@ -174,7 +174,10 @@ func (c *SigCache) verifyBatch(items []sigItem) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bv := voi.NewBatchVerifierWithCapacity(len(part))
+			// Without this, voi precomputes a table for each public key of
+			// a batch under 94 entries, which pays only for keys used many
+			// times; a ballot's voter key is used once.
+			bv := voi.NewBatchVerifierWithCapacity(len(part)).ForceNoPublicKeyExpansion()
 			for _, it := range part {
 				bv.AddWithOptions(it.pub, it.msg, it.sig, verifyOpts)
 			}
