@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-
-	"github.com/cloudflare/circl/group"
 )
 
 const domainBallot = "tabella/sealed/v1/ballot"
@@ -17,7 +15,7 @@ const domainBallot = "tabella/sealed/v1/ballot"
 type Ballot struct {
 	options []Ciphertext // x_i ∈ {0,1}, one per option
 	bits    []Ciphertext // budget ballots: the bits of Budget − Σ cost_i·x_i
-	c       group.Scalar // the Fiat–Shamir challenge shared by every sub-proof
+	c       *scalar      // the Fiat–Shamir challenge shared by every sub-proof
 
 	optionProofs []orProof // x_i ∈ {0,1}
 	bitProofs    []orProof // each slack bit ∈ {0,1}
@@ -32,9 +30,9 @@ func (b *Ballot) Ciphertexts() []Ciphertext { return append([]Ciphertext(nil), b
 // derive it from their choices; tests build dishonest ones to check that the
 // verifier rejects them.
 type witness struct {
-	m        []group.Scalar // option plaintexts
-	optIdx   []int          // true branch of each option's {0,1} proof
-	slack    []group.Scalar // slack bit plaintexts
+	m        []*scalar // option plaintexts
+	optIdx   []int     // true branch of each option's {0,1} proof
+	slack    []*scalar // slack bit plaintexts
 	slackIdx []int
 	rangeIdx int // true branch of the range proof: Σ x_i − Min
 }
@@ -55,7 +53,7 @@ func EncryptBallot(rnd io.Reader, y PublicKey, context []byte, choices []uint8, 
 	if len(choices) != rules.Options {
 		return nil, fmt.Errorf("%w: %d choices for %d options", ErrChoices, len(choices), rules.Options)
 	}
-	w := witness{m: make([]group.Scalar, len(choices)), optIdx: make([]int, len(choices))}
+	w := witness{m: make([]*scalar, len(choices)), optIdx: make([]int, len(choices))}
 	// The accounting is branch-free in the choices (multiply by the 0/1
 	// choice instead of "if selected"), so its timing does not reveal them;
 	// only the final accept/reject decision branches.
@@ -90,18 +88,18 @@ func EncryptBallot(rnd io.Reader, y PublicKey, context []byte, choices []uint8, 
 }
 
 // zeroOne are g^0, g^1: the values of a {0,1} proof.
-func zeroOne() []group.Element { return []group.Element{grp.Identity(), grp.Generator()} }
+func zeroOne() []*element { return []*element{identity(), generator()} }
 
 // zero is g^0, the single value of the budget equality proof.
-func zero() []group.Element { return []group.Element{grp.Identity()} }
+func zero() []*element { return []*element{identity()} }
 
 // rangeValues are g^k for the allowed selection counts k = Min … Max.
-func rangeValues(r Rules) []group.Element {
-	vs := make([]group.Element, 0, r.Max-r.Min+1)
+func rangeValues(r Rules) []*element {
+	vs := make([]*element, 0, r.Max-r.Min+1)
 	gk := gExp(scalarU64(uint64(r.Min)))
 	for range r.Max - r.Min + 1 {
 		vs = append(vs, gk)
-		gk = add(gk, grp.Generator())
+		gk = add(gk, generator())
 	}
 	return vs
 }
@@ -130,7 +128,7 @@ func budgetCiphertext(r Rules, options, slackBits []Ciphertext) Ciphertext {
 
 // startBallotTranscript hashes the statement: domain, context, key, rules and
 // every ciphertext. The commitments follow, in proof order.
-func startBallotTranscript(y group.Element, context []byte, rules Rules, options, slackBits []Ciphertext) *transcript {
+func startBallotTranscript(y *element, context []byte, rules Rules, options, slackBits []Ciphertext) *transcript {
 	tr := newTranscript(domainBallot)
 	tr.bytes("context", context)
 	tr.element("key", y)
@@ -146,7 +144,7 @@ func startBallotTranscript(y group.Element, context []byte, rules Rules, options
 
 // proveBallot encrypts the witness and proves it, without checking that the
 // witness is honest (EncryptBallot does that).
-func proveBallot(rnd io.Reader, y group.Element, context []byte, rules Rules, w witness) (*Ballot, error) {
+func proveBallot(rnd io.Reader, y *element, context []byte, rules Rules, w witness) (*Ballot, error) {
 	rs, err := randomScalars(rnd, len(w.m))
 	if err != nil {
 		return nil, err
@@ -182,7 +180,7 @@ func proveBallot(rnd io.Reader, y group.Element, context []byte, rules Rules, w 
 	}
 	var rangeP, budgetP *orProver
 	if rules.needsRange() {
-		rsum := grp.NewScalar()
+		rsum := newScalar()
 		for _, r := range rs {
 			rsum.Add(rsum, r)
 		}
@@ -193,12 +191,12 @@ func proveBallot(rnd io.Reader, y group.Element, context []byte, rules Rules, w 
 	}
 	if rules.IsBudget() {
 		// The randomness of the combined ciphertext: Σ cost_i·r_i + Σ 2^j·s_j.
-		re := grp.NewScalar()
+		re := newScalar()
 		for i, r := range rs {
-			re.Add(re, grp.NewScalar().Mul(r, scalarU64(rules.Costs[i])))
+			re.Add(re, newScalar().Multiply(r, scalarU64(rules.Costs[i])))
 		}
 		for j, s := range ss {
-			re.Add(re, grp.NewScalar().Mul(s, scalarU64(uint64(1)<<j)))
+			re.Add(re, newScalar().Multiply(s, scalarU64(uint64(1)<<j)))
 		}
 		e := budgetCiphertext(rules, b.options, b.bits)
 		budgetP, err = newORProver(rnd, tr, y, e, zero(), 0, re)
@@ -273,7 +271,7 @@ func VerifyBallot(y PublicKey, context []byte, rules Rules, ballot *Ballot) erro
 			return fmt.Errorf("budget proof: %w", err)
 		}
 	}
-	if !tr.challenge().IsEqual(ballot.c) {
+	if !scalarEq(tr.challenge(), ballot.c) {
 		return fmt.Errorf("%w: ballot proof (wrong key, context or rules, or a plaintext outside the rules)", ErrProof)
 	}
 	return nil

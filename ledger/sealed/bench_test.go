@@ -3,8 +3,6 @@ package sealed
 import (
 	"fmt"
 	"testing"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // Run: go test -run '^$' -bench . -benchtime 20x ./ledger/sealed/
@@ -122,7 +120,7 @@ func BenchmarkDLog(b *testing.B) {
 	}
 	// A whole 50-option closing with one shared table: build + 50 lookups of
 	// counts spread over [0, 1,000,000].
-	var counts []group.Element
+	var counts []*element
 	for k := range 50 {
 		counts = append(counts, gExp(scalarU64(uint64(k)*bound/49)))
 	}

@@ -3,8 +3,6 @@ package sealed
 import (
 	"fmt"
 	"io"
-
-	"github.com/cloudflare/circl/group"
 )
 
 const domainComplaint = "tabella/sealed/v1/dkg-complaint"
@@ -18,7 +16,7 @@ const domainComplaint = "tabella/sealed/v1/dkg-complaint"
 // polynomial (below the threshold on its own).
 type Complaint struct {
 	dealer, complainer int
-	dh                 group.Element
+	dh                 *element
 	proof              dleqProof
 }
 
@@ -46,7 +44,7 @@ func (k *TrusteeKey) Complain(rnd io.Reader, params DKGParams, d *Deal) (*Compla
 	eph := d.shares[k.index-1].eph
 	dh := mul(eph, k.sk)
 	proof, err := proveDLEQ(rnd, complaintTranscript(params, d.dealer, k.index), k.sk,
-		[]group.Element{grp.Generator(), eph}, []group.Element{k.pk.e, dh})
+		[]*element{generator(), eph}, []*element{k.pk.e, dh})
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +72,7 @@ func CheckComplaint(params DKGParams, d *Deal, c *Complaint) error {
 	eph := d.shares[c.complainer-1].eph
 	pk := params.Trustees[c.complainer-1].e
 	err := c.proof.verify(complaintTranscript(params, c.dealer, c.complainer),
-		[]group.Element{grp.Generator(), eph}, []group.Element{pk, c.dh})
+		[]*element{generator(), eph}, []*element{pk, c.dh})
 	if err != nil {
 		return fmt.Errorf("%w: revealed key is not proven: %w", ErrComplaintRejected, err)
 	}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-
-	"github.com/cloudflare/circl/group"
 )
 
 const domainPartial = "tabella/sealed/v1/partial-decryption"
@@ -15,22 +13,22 @@ const domainPartial = "tabella/sealed/v1/partial-decryption"
 // with one batched DLEQ proof that log_g Y_i == log_{A_k} D_k for all k.
 type PartialDecryption struct {
 	index int
-	d     []group.Element
+	d     []*element
 	proof dleqProof
 }
 
 // Index is the 1-based index of the trustee that produced it.
 func (p *PartialDecryption) Index() int { return p.index }
 
-func partialStatement(context []byte, index int, yi group.Element, cts []Ciphertext, ds []group.Element) (*transcript, []group.Element, []group.Element) {
+func partialStatement(context []byte, index int, yi *element, cts []Ciphertext, ds []*element) (*transcript, []*element, []*element) {
 	tr := newTranscript(domainPartial)
 	tr.bytes("context", context)
 	tr.u64("trustee", uint64(index))
 	for _, c := range cts {
 		tr.ciphertext("tally", c)
 	}
-	bases := []group.Element{grp.Generator()}
-	publics := []group.Element{yi}
+	bases := []*element{generator()}
+	publics := []*element{yi}
 	for k, c := range cts {
 		bases = append(bases, orIdentity(c.a))
 		publics = append(publics, ds[k])
@@ -74,16 +72,16 @@ func VerifyPartial(context []byte, yi PublicKey, tally *Tally, p *PartialDecrypt
 }
 
 // lagrangeAtZero returns λ_i = Π_{j≠i} j/(j−i) for the index set.
-func lagrangeAtZero(indices []int, i int) group.Scalar {
+func lagrangeAtZero(indices []int, i int) *scalar {
 	num, den := scalarU64(1), scalarU64(1)
 	for _, j := range indices {
 		if j == i {
 			continue
 		}
-		num.Mul(num, scalarInt(int64(j)))
-		den.Mul(den, scalarInt(int64(j-i)))
+		num.Multiply(num, scalarInt(int64(j)))
+		den.Multiply(den, scalarInt(int64(j-i)))
 	}
-	return num.Mul(num, grp.NewScalar().Inv(den))
+	return num.Multiply(num, newScalar().Invert(den))
 }
 
 // Combine decrypts tally from the partial decryptions of at least t
@@ -122,13 +120,13 @@ func Combine(table *DLogTable, t int, tally *Tally, partials []*PartialDecryptio
 	for i, p := range use {
 		indices[i] = p.index
 	}
-	lambdas := make([]group.Scalar, len(use))
+	lambdas := make([]*scalar, len(use))
 	for i, p := range use {
 		lambdas[i] = lagrangeAtZero(indices, p.index)
 	}
 	out := make([]uint64, len(tally.options))
 	for k, c := range tally.options {
-		shared := grp.Identity()
+		shared := identity()
 		for i, p := range use {
 			shared = add(shared, mul(p.d[k], lambdas[i]))
 		}

@@ -5,8 +5,6 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"io"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // Distributed key generation: Pedersen's DKG over Feldman VSS, with every
@@ -89,15 +87,15 @@ func (p DKGParams) Validate() error {
 // encryptedShare is f_i(j) XOR a pad derived from the DH key between an
 // ephemeral key E = g^e and the recipient's transport key.
 type encryptedShare struct {
-	eph group.Element
+	eph *element
 	ct  [ScalarSize]byte
 }
 
 // Deal is a dealer's round-1 message.
 type Deal struct {
 	dealer      int
-	commitments []group.Element // C_0 … C_{T-1}
-	pok         dleqProof       // knowledge of log_g C_0
+	commitments []*element // C_0 … C_{T-1}
+	pok         dleqProof  // knowledge of log_g C_0
 	shares      []encryptedShare
 }
 
@@ -124,9 +122,9 @@ func NewDeal(rnd io.Reader, params DKGParams, dealer int) (*Deal, error) {
 // buildDeal commits to the polynomial, encrypts the shares and proves
 // knowledge of the constant term. wrong (nil in production) lets tests play
 // a cheating dealer that encrypts wrong[j] instead of f(j) to trustee j.
-func buildDeal(rnd io.Reader, params DKGParams, dealer int, coeffs []group.Scalar, wrong map[int][]byte) (*Deal, error) {
+func buildDeal(rnd io.Reader, params DKGParams, dealer int, coeffs []*scalar, wrong map[int][]byte) (*Deal, error) {
 	var err error
-	d := &Deal{dealer: dealer, commitments: make([]group.Element, params.T)}
+	d := &Deal{dealer: dealer, commitments: make([]*element, params.T)}
 	for k, a := range coeffs {
 		d.commitments[k] = gExp(a)
 	}
@@ -145,7 +143,7 @@ func buildDeal(rnd io.Reader, params DKGParams, dealer int, coeffs []group.Scala
 		d.shares = append(d.shares, es)
 	}
 	d.pok, err = proveDLEQ(rnd, pokTranscript(params, d), coeffs[0],
-		[]group.Element{grp.Generator()}, []group.Element{d.commitments[0]})
+		[]*element{generator()}, []*element{d.commitments[0]})
 	if err != nil {
 		return nil, err
 	}
@@ -153,20 +151,20 @@ func buildDeal(rnd io.Reader, params DKGParams, dealer int, coeffs []group.Scala
 }
 
 // evalPoly returns f(j) = Σ a_k·j^k (Horner).
-func evalPoly(coeffs []group.Scalar, j int) group.Scalar {
+func evalPoly(coeffs []*scalar, j int) *scalar {
 	x := scalarU64(uint64(j))
-	acc := grp.NewScalar()
+	acc := newScalar()
 	for k := len(coeffs) - 1; k >= 0; k-- {
-		acc.Mul(acc, x)
+		acc.Multiply(acc, x)
 		acc.Add(acc, coeffs[k])
 	}
 	return acc
 }
 
 // evalCommitments returns Π_k C_k^{j^k} = g^{f(j)}.
-func evalCommitments(cs []group.Element, j int) group.Element {
+func evalCommitments(cs []*element, j int) *element {
 	x := scalarU64(uint64(j))
-	acc := grp.Identity()
+	acc := identity()
 	for k := len(cs) - 1; k >= 0; k-- {
 		acc = add(mul(acc, x), cs[k])
 	}
@@ -197,7 +195,7 @@ func pokTranscript(params DKGParams, d *Deal) *transcript {
 
 // sharePad derives the 32-byte one-time pad of share (dealer → recipient)
 // from the DH key, bound to the ceremony, both indices and the ephemeral key.
-func sharePad(params DKGParams, dealer, recipient int, eph, dh group.Element) []byte {
+func sharePad(params DKGParams, dealer, recipient int, eph, dh *element) []byte {
 	tr := newTranscript(domainShareKDF)
 	tr.bytes("context", params.Context)
 	tr.u64("dealer", uint64(dealer))
@@ -224,16 +222,16 @@ func VerifyDeal(params DKGParams, d *Deal) error {
 		return fmt.Errorf("%w: dealer %d posted %d commitments, want %d", ErrDeal, d.dealer, len(d.commitments), params.T)
 	case len(d.shares) != params.N():
 		return fmt.Errorf("%w: dealer %d posted %d shares, want %d", ErrDeal, d.dealer, len(d.shares), params.N())
-	case d.commitments[0].IsIdentity():
+	case isIdentity(d.commitments[0]):
 		return fmt.Errorf("%w: dealer %d committed to a zero secret", ErrDeal, d.dealer)
 	}
 	for j, es := range d.shares {
-		if es.eph == nil || es.eph.IsIdentity() {
+		if es.eph == nil || isIdentity(es.eph) {
 			// An identity ephemeral key would publish the share to everyone.
 			return fmt.Errorf("%w: dealer %d: share %d has an identity ephemeral key", ErrDeal, d.dealer, j+1)
 		}
 	}
-	err := d.pok.verify(pokTranscript(params, d), []group.Element{grp.Generator()}, []group.Element{d.commitments[0]})
+	err := d.pok.verify(pokTranscript(params, d), []*element{generator()}, []*element{d.commitments[0]})
 	if err != nil {
 		return fmt.Errorf("%w: dealer %d: proof of knowledge of the secret: %w", ErrDeal, d.dealer, err)
 	}
@@ -242,7 +240,7 @@ func VerifyDeal(params DKGParams, d *Deal) error {
 
 // openWithDH decrypts share j of d with the DH key and checks it against the
 // commitments.
-func openWithDH(params DKGParams, d *Deal, j int, dh group.Element) (group.Scalar, error) {
+func openWithDH(params DKGParams, d *Deal, j int, dh *element) (*scalar, error) {
 	es := d.shares[j-1]
 	var plain [ScalarSize]byte
 	subtle.XORBytes(plain[:], es.ct[:], sharePad(params, d.dealer, j, es.eph, dh))
@@ -250,7 +248,7 @@ func openWithDH(params DKGParams, d *Deal, j int, dh group.Element) (group.Scala
 	if err != nil {
 		return nil, fmt.Errorf("%w: dealer %d → trustee %d: share is not a scalar", ErrBadShare, d.dealer, j)
 	}
-	if !gExp(s).IsEqual(evalCommitments(d.commitments, j)) {
+	if !elementEq(gExp(s), evalCommitments(d.commitments, j)) {
 		return nil, fmt.Errorf("%w: dealer %d → trustee %d", ErrBadShare, d.dealer, j)
 	}
 	return s, nil
@@ -264,7 +262,7 @@ func (k *TrusteeKey) CheckShare(params DKGParams, d *Deal) error {
 	return err
 }
 
-func (k *TrusteeKey) openShare(params DKGParams, d *Deal) (group.Scalar, error) {
+func (k *TrusteeKey) openShare(params DKGParams, d *Deal) (*scalar, error) {
 	if err := VerifyDeal(params, d); err != nil {
 		return nil, err
 	}
@@ -349,11 +347,11 @@ func JointKey(qualified []*Deal) (PublicKey, error) {
 	if err := checkQualified(qualified); err != nil {
 		return PublicKey{}, err
 	}
-	y := grp.Identity()
+	y := identity()
 	for _, d := range qualified {
 		y = add(y, d.commitments[0])
 	}
-	if y.IsIdentity() {
+	if isIdentity(y) {
 		return PublicKey{}, fmt.Errorf("%w: joint key is the identity", ErrDeal)
 	}
 	return PublicKey{y}, nil
@@ -370,9 +368,9 @@ func VerificationKey(qualified []*Deal, i int) (PublicKey, error) {
 		return PublicKey{}, fmt.Errorf("%w: trustee index %d", ErrRules, i)
 	}
 	// Sum the commitment polynomials first: one evaluation instead of one per dealer.
-	sum := make([]group.Element, len(qualified[0].commitments))
+	sum := make([]*element, len(qualified[0].commitments))
 	for k := range sum {
-		sum[k] = grp.Identity()
+		sum[k] = identity()
 		for _, d := range qualified {
 			sum[k] = add(sum[k], d.commitments[k])
 		}
@@ -385,7 +383,7 @@ func (k *TrusteeKey) KeyShare(params DKGParams, qualified []*Deal) (*KeyShare, e
 	if err := checkQualified(qualified); err != nil {
 		return nil, err
 	}
-	x := grp.NewScalar()
+	x := newScalar()
 	for _, d := range qualified {
 		s, err := k.openShare(params, d)
 		if err != nil {

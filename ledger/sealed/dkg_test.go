@@ -129,11 +129,11 @@ func TestDKGAndThresholdDecryption(t *testing.T) {
 				for _, i := range set {
 					idx = append(idx, shares[i].Index())
 				}
-				x := grp.NewScalar()
+				x := newScalar()
 				for _, i := range set {
-					x.Add(x, grp.NewScalar().Mul(shares[i].x, lagrangeAtZero(idx, shares[i].Index())))
+					x.Add(x, newScalar().Multiply(shares[i].x, lagrangeAtZero(idx, shares[i].Index())))
 				}
-				if !gExp(x).IsEqual(y.e) {
+				if !elementEq(gExp(x), y.e) {
 					t.Fatalf("shares %v do not interpolate to the joint secret", idx)
 				}
 			}
@@ -307,7 +307,7 @@ func TestDKGFalseComplaintRejected(t *testing.T) {
 	}
 	// A forged revealed key (to make the share look wrong) fails the DLEQ proof.
 	forged := *cp
-	forged.dh = add(cp.dh, grp.Generator())
+	forged.dh = add(cp.dh, generator())
 	if err := CheckComplaint(c.params, honest, &forged); !errors.Is(err, ErrComplaintRejected) {
 		t.Fatalf("forged key: got %v", err)
 	}
@@ -366,7 +366,7 @@ func TestDKGRejectsBadDeals(t *testing.T) {
 	}
 	// An identity ephemeral key would publish a share.
 	leaky, _ := DecodeDeal(c.deals[0].Bytes())
-	leaky.shares[1].eph = grp.Identity()
+	leaky.shares[1].eph = identity()
 	if err := VerifyDeal(c.params, leaky); !errors.Is(err, ErrDeal) || !strings.Contains(err.Error(), "ephemeral") {
 		t.Errorf("identity ephemeral key: got %v", err)
 	}
@@ -378,7 +378,7 @@ func TestDKGRejectsBadDeals(t *testing.T) {
 	}
 	// A tampered commitment (e.g. a rogue C_0 = Y_target / others) breaks the proof.
 	bad, _ := DecodeDeal(c.deals[0].Bytes())
-	bad.commitments[0] = add(bad.commitments[0], grp.Generator())
+	bad.commitments[0] = add(bad.commitments[0], generator())
 	if err := VerifyDeal(c.params, bad); !errors.Is(err, ErrDeal) {
 		t.Errorf("tampered commitment: got %v", err)
 	}
@@ -453,7 +453,7 @@ func TestBadPartialDecryptionExcluded(t *testing.T) {
 		vk, _ := VerificationKey(q, s.Index())
 		if s.Index() == 2 {
 			// Trustee 2 lies about one option to shift the result.
-			p.d[1] = add(p.d[1], grp.Generator())
+			p.d[1] = add(p.d[1], generator())
 		}
 		if err := VerifyPartial(ctx, vk, tally, p); err != nil {
 			if s.Index() != 2 || !errors.Is(err, ErrProof) {

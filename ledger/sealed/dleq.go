@@ -3,8 +3,6 @@ package sealed
 import (
 	"fmt"
 	"io"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // dleqProof is a Chaum–Pedersen proof that the prover knows x with
@@ -12,10 +10,10 @@ import (
 // challenge c, one response z = w + c·x. With one pair (g, X) it is a Schnorr
 // proof of knowledge of log_g X. Stored as (c, z); the verifier recomputes the
 // commitments as B_k^z·P_k^{-c} and checks that the transcript hashes to c.
-type dleqProof struct{ c, z group.Scalar }
+type dleqProof struct{ c, z *scalar }
 
 // appendStatement hashes the bases and the public values.
-func appendStatement(tr *transcript, bases, publics []group.Element) {
+func appendStatement(tr *transcript, bases, publics []*element) {
 	tr.u64("pairs", uint64(len(bases)))
 	for k := range bases {
 		tr.element("base", bases[k])
@@ -25,7 +23,7 @@ func appendStatement(tr *transcript, bases, publics []group.Element) {
 
 // proveDLEQ appends the statement and the commitments to tr, whose earlier
 // fields must name the proof and its context.
-func proveDLEQ(rnd io.Reader, tr *transcript, x group.Scalar, bases, publics []group.Element) (dleqProof, error) {
+func proveDLEQ(rnd io.Reader, tr *transcript, x *scalar, bases, publics []*element) (dleqProof, error) {
 	w, err := randomScalar(rnd)
 	if err != nil {
 		return dleqProof{}, err
@@ -35,21 +33,21 @@ func proveDLEQ(rnd io.Reader, tr *transcript, x group.Scalar, bases, publics []g
 		tr.element("commit", mul(b, w))
 	}
 	c := tr.challenge()
-	z := grp.NewScalar().Mul(c, x)
+	z := newScalar().Multiply(c, x)
 	z.Add(z, w)
 	return dleqProof{c: c, z: z}, nil
 }
 
-func (p dleqProof) verify(tr *transcript, bases, publics []group.Element) error {
+func (p dleqProof) verify(tr *transcript, bases, publics []*element) error {
 	if p.c == nil || p.z == nil || len(bases) != len(publics) {
 		return fmt.Errorf("%w: malformed DLEQ proof", ErrProof)
 	}
 	appendStatement(tr, bases, publics)
-	nc := grp.NewScalar().Neg(p.c)
+	nc := newScalar().Negate(p.c)
 	for k, b := range bases {
-		tr.element("commit", add(mul(b, p.z), mul(publics[k], nc)))
+		tr.element("commit", mulVarTime([]*scalar{p.z, nc}, []*element{b, publics[k]}))
 	}
-	if !tr.challenge().IsEqual(p.c) {
+	if !scalarEq(tr.challenge(), p.c) {
 		return ErrProof
 	}
 	return nil

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // Bounds of DLogTable: at most 2^24 baby steps (≈ 24 bytes per entry in
@@ -26,7 +24,7 @@ type DLogTable struct {
 	bound, m uint64
 	baby     map[uint64]uint32   // first 8 bytes of enc(g^j) → j
 	extra    map[uint64][]uint32 // the rare 64-bit prefix collisions
-	giant    group.Element       // g^{-m}
+	giant    *element            // g^{-m}
 }
 
 // NewDLogTable builds a table for plaintexts up to bound. babySteps = 0
@@ -41,8 +39,8 @@ func NewDLogTable(bound, babySteps uint64) (*DLogTable, error) {
 	}
 	babySteps = min(babySteps, MaxBabySteps, bound+1)
 	t := &DLogTable{bound: bound, m: babySteps, baby: make(map[uint64]uint32, babySteps), extra: map[uint64][]uint32{}}
-	acc := grp.Identity()
-	g := grp.Generator()
+	acc := identity()
+	g := generator()
 	for j := uint64(0); j < babySteps; j++ {
 		key := prefix(acc)
 		if _, dup := t.baby[key]; dup {
@@ -52,18 +50,18 @@ func NewDLogTable(bound, babySteps uint64) (*DLogTable, error) {
 		}
 		acc = add(acc, g)
 	}
-	t.giant = grp.NewElement().Neg(acc) // acc = g^m
+	t.giant = neg(acc) // acc = g^m
 	return t, nil
 }
 
 // Bound is the largest plaintext the table recovers.
 func (t *DLogTable) Bound() uint64 { return t.bound }
 
-func prefix(e group.Element) uint64 { return binary.LittleEndian.Uint64(encodeElement(e)) }
+func prefix(e *element) uint64 { return binary.LittleEndian.Uint64(encodeElement(e)) }
 
 // log returns m with g^m == e and m ≤ Bound, or ErrOutOfRange.
-func (t *DLogTable) log(e group.Element) (uint64, error) {
-	cur := e.Copy()
+func (t *DLogTable) log(e *element) (uint64, error) {
+	cur := newElement().Set(e)
 	for i := uint64(0); i*t.m <= t.bound; i++ {
 		key := prefix(cur)
 		cands := t.extra[key]
@@ -72,7 +70,7 @@ func (t *DLogTable) log(e group.Element) (uint64, error) {
 		}
 		for _, j := range cands {
 			m := i*t.m + uint64(j)
-			if m <= t.bound && gExp(scalarU64(m)).IsEqual(e) {
+			if m <= t.bound && elementEq(gExp(scalarU64(m)), e) {
 				return m, nil
 			}
 		}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // CiphertextSize is the size of an encoded Ciphertext: A ‖ B.
@@ -19,10 +17,10 @@ const CiphertextSize = 2 * ElementSize
 // Ciphertexts are immutable values. The zero value is (identity, identity),
 // a valid encryption of 0 with r = 0, so a zero Ciphertext is a usable empty
 // tally cell.
-type Ciphertext struct{ a, b group.Element }
+type Ciphertext struct{ a, b *element }
 
 // encrypt returns (g^r, g^m·Y^r) for a plaintext scalar m.
-func encrypt(y group.Element, m, r group.Scalar) Ciphertext {
+func encrypt(y *element, m, r *scalar) Ciphertext {
 	return Ciphertext{a: gExp(r), b: add(gExp(m), mul(y, r))}
 }
 
@@ -60,10 +58,10 @@ func (c Ciphertext) scaleU64(k uint64) Ciphertext {
 	return Ciphertext{a: mulU64(orIdentity(c.a), k), b: mulU64(orIdentity(c.b), k)}
 }
 
-func mulU64(e group.Element, k uint64) group.Element {
-	acc := grp.Identity()
+func mulU64(e *element, k uint64) *element {
+	acc := identity()
 	for i := bits.Len64(k) - 1; i >= 0; i-- {
-		acc = grp.NewElement().Dbl(acc)
+		acc = add(acc, acc)
 		if (k>>i)&1 == 1 {
 			acc = add(acc, e)
 		}
@@ -72,13 +70,13 @@ func mulU64(e group.Element, k uint64) group.Element {
 }
 
 // subPlain returns c / (1, g^m): the same randomness, plaintext reduced by m.
-func (c Ciphertext) subPlain(m group.Scalar) Ciphertext {
+func (c Ciphertext) subPlain(m *scalar) Ciphertext {
 	return Ciphertext{a: orIdentity(c.a), b: sub(orIdentity(c.b), gExp(m))}
 }
 
 // Equal reports whether two ciphertexts are identical.
 func (c Ciphertext) Equal(o Ciphertext) bool {
-	return orIdentity(c.a).IsEqual(orIdentity(o.a)) && orIdentity(c.b).IsEqual(orIdentity(o.b))
+	return elementEq(orIdentity(c.a), orIdentity(o.a)) && elementEq(orIdentity(c.b), orIdentity(o.b))
 }
 
 // Bytes returns the canonical 64-byte encoding A ‖ B.

@@ -1,19 +1,15 @@
 package sealed
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // Canonical encodings (see docs/sealed-ballots.md for the byte layouts):
 //
-//   - an element is its 32-byte ristretto255 encoding; decoding re-encodes
-//     and compares, so only the unique canonical string is accepted;
-//   - a scalar is 32 bytes little-endian and must be < ℓ (circl's decoder
-//     silently reduces, so we re-encode and compare);
+//   - an element is its 32-byte ristretto255 encoding; the decoder accepts
+//     only the unique canonical string (RFC 9496, section 4.3.1);
+//   - a scalar is 32 bytes little-endian and must be < ℓ;
 //   - integers are big-endian, fixed width;
 //   - every top-level structure starts with a one-byte type tag, and a
 //     decoder rejects trailing bytes.
@@ -30,46 +26,27 @@ const (
 	tagPartial   byte = 0xA1
 )
 
-func encodeElement(e group.Element) []byte {
-	b, err := orIdentity(e).MarshalBinary()
-	if err != nil || len(b) != ElementSize {
-		// ristretto255 marshalling cannot fail; a failure is a programming error.
-		panic(fmt.Sprintf("sealed: element marshal: %v", err))
-	}
-	return b
-}
+func encodeElement(e *element) []byte { return orIdentity(e).Bytes() }
 
-func encodeScalar(s group.Scalar) []byte {
-	b, err := s.MarshalBinary()
-	if err != nil || len(b) != ScalarSize {
-		panic(fmt.Sprintf("sealed: scalar marshal: %v", err))
-	}
-	return b
-}
+func encodeScalar(s *scalar) []byte { return s.Bytes() }
 
-func decodeElement(b []byte) (group.Element, error) {
+func decodeElement(b []byte) (*element, error) {
 	if len(b) != ElementSize {
 		return nil, fmt.Errorf("%w: element is %d bytes, want %d", ErrEncoding, len(b), ElementSize)
 	}
-	e := grp.NewElement()
-	if err := e.UnmarshalBinary(b); err != nil {
-		return nil, fmt.Errorf("%w: not a ristretto255 element", ErrEncoding)
-	}
-	if !bytes.Equal(encodeElement(e), b) {
-		return nil, fmt.Errorf("%w: non-canonical ristretto255 element", ErrEncoding)
+	e, err := newElement().SetCanonicalBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a canonical ristretto255 element", ErrEncoding)
 	}
 	return e, nil
 }
 
-func decodeScalar(b []byte) (group.Scalar, error) {
+func decodeScalar(b []byte) (*scalar, error) {
 	if len(b) != ScalarSize {
 		return nil, fmt.Errorf("%w: scalar is %d bytes, want %d", ErrEncoding, len(b), ScalarSize)
 	}
-	s := grp.NewScalar()
-	if err := s.UnmarshalBinary(b); err != nil {
-		return nil, fmt.Errorf("%w: scalar: %v", ErrEncoding, err)
-	}
-	if !bytes.Equal(encodeScalar(s), b) {
+	s, err := newScalar().SetCanonicalBytes(b)
+	if err != nil {
 		return nil, fmt.Errorf("%w: scalar not reduced mod the group order", ErrEncoding)
 	}
 	return s, nil
@@ -82,8 +59,8 @@ func (w *writer) u8(v uint8)              { w.buf = append(w.buf, v) }
 func (w *writer) u16(v uint16)            { w.buf = binary.BigEndian.AppendUint16(w.buf, v) }
 func (w *writer) u32(v uint32)            { w.buf = binary.BigEndian.AppendUint32(w.buf, v) }
 func (w *writer) u64(v uint64)            { w.buf = binary.BigEndian.AppendUint64(w.buf, v) }
-func (w *writer) element(e group.Element) { w.buf = append(w.buf, encodeElement(e)...) }
-func (w *writer) scalar(s group.Scalar)   { w.buf = append(w.buf, encodeScalar(s)...) }
+func (w *writer) element(e *element)      { w.buf = append(w.buf, encodeElement(e)...) }
+func (w *writer) scalar(s *scalar)        { w.buf = append(w.buf, encodeScalar(s)...) }
 func (w *writer) raw(b []byte)            { w.buf = append(w.buf, b...) }
 func (w *writer) ciphertext(c Ciphertext) { w.element(c.a); w.element(c.b) }
 func (w *writer) ciphertexts(cs []Ciphertext) {
@@ -151,7 +128,7 @@ func (r *reader) u64(what string) uint64 {
 	return binary.BigEndian.Uint64(b)
 }
 
-func (r *reader) element(what string) group.Element {
+func (r *reader) element(what string) *element {
 	b := r.take(ElementSize, what)
 	if b == nil {
 		return nil
@@ -163,7 +140,7 @@ func (r *reader) element(what string) group.Element {
 	return e
 }
 
-func (r *reader) scalar(what string) group.Scalar {
+func (r *reader) scalar(what string) *scalar {
 	b := r.take(ScalarSize, what)
 	if b == nil {
 		return nil

@@ -4,8 +4,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // testRand returns a deterministic randomness source for reproducible tests.
@@ -18,7 +16,7 @@ func testRand(seed uint64) io.Reader {
 }
 
 // testKey returns a single-party key pair (x, Y = g^x).
-func testKey(t testing.TB, rnd io.Reader) (group.Scalar, PublicKey) {
+func testKey(t testing.TB, rnd io.Reader) (*scalar, PublicKey) {
 	t.Helper()
 	x, err := randomScalar(rnd)
 	if err != nil {
@@ -28,13 +26,13 @@ func testKey(t testing.TB, rnd io.Reader) (group.Scalar, PublicKey) {
 }
 
 // decryptSmall decrypts with the full secret key by brute force (m ≤ limit).
-func decryptSmall(t testing.TB, x group.Scalar, c Ciphertext, limit uint64) uint64 {
+func decryptSmall(t testing.TB, x *scalar, c Ciphertext, limit uint64) uint64 {
 	t.Helper()
 	gm := sub(orIdentity(c.b), mul(orIdentity(c.a), x))
-	acc := grp.Identity()
-	g := grp.Generator()
+	acc := identity()
+	g := generator()
 	for m := uint64(0); m <= limit; m++ {
-		if acc.IsEqual(gm) {
+		if elementEq(acc, gm) {
 			return m
 		}
 		acc = add(acc, g)

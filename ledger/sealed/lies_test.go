@@ -146,15 +146,15 @@ func TestBallotBoundToStatement(t *testing.T) {
 	})
 	tamper("swapped options", func(c *Ballot) { c.options[0], c.options[1] = c.options[1], c.options[0] })
 	tamper("tampered slack bit", func(c *Ballot) { c.bits[0] = c.bits[0].Add(c.bits[1]) })
-	tamper("tampered challenge", func(c *Ballot) { c.c = grp.NewScalar().Add(c.c, scalarU64(1)) })
+	tamper("tampered challenge", func(c *Ballot) { c.c = newScalar().Add(c.c, scalarU64(1)) })
 	tamper("tampered branch challenge", func(c *Ballot) {
-		c.optionProofs[2].c[0] = grp.NewScalar().Add(c.optionProofs[2].c[0], scalarU64(1))
+		c.optionProofs[2].c[0] = newScalar().Add(c.optionProofs[2].c[0], scalarU64(1))
 	})
 	tamper("tampered response", func(c *Ballot) {
-		c.rangeProof.z[1] = grp.NewScalar().Add(c.rangeProof.z[1], scalarU64(1))
+		c.rangeProof.z[1] = newScalar().Add(c.rangeProof.z[1], scalarU64(1))
 	})
 	tamper("tampered budget response", func(c *Ballot) {
-		c.budgetProof.z[0] = grp.NewScalar().Add(c.budgetProof.z[0], scalarU64(1))
+		c.budgetProof.z[0] = newScalar().Add(c.budgetProof.z[0], scalarU64(1))
 	})
 	tamper("proofs swapped between options", func(c *Ballot) {
 		c.optionProofs[0], c.optionProofs[1] = c.optionProofs[1], c.optionProofs[0]
@@ -180,7 +180,7 @@ func TestVerifyBallotShapeErrors(t *testing.T) {
 	if err := VerifyBallot(PublicKey{}, nil, approval(2, 1, 1), b); !errors.Is(err, ErrRules) {
 		t.Errorf("zero key: %v", err)
 	}
-	if err := VerifyBallot(PublicKey{grp.Identity()}, nil, approval(2, 1, 1), b); !errors.Is(err, ErrRules) {
+	if err := VerifyBallot(PublicKey{identity()}, nil, approval(2, 1, 1), b); !errors.Is(err, ErrRules) {
 		t.Errorf("identity key: %v", err)
 	}
 	if err := VerifyBallot(y, nil, approval(2, 1, 1), nil); !errors.Is(err, ErrShape) {

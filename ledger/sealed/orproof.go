@@ -3,8 +3,6 @@ package sealed
 import (
 	"fmt"
 	"io"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // orProof is a disjunctive Chaum–Pedersen proof (Cramer–Damgård–Schoenmakers
@@ -24,40 +22,42 @@ import (
 // The challenge c is shared by every sub-proof of a ballot (standard
 // AND-composition of sigma protocols); see ballot.go.
 type orProof struct {
-	c []group.Scalar // k-1 stored branch challenges
-	z []group.Scalar // k responses
+	c []*scalar // k-1 stored branch challenges
+	z []*scalar // k responses
 }
 
 // orProver holds the prover's state between the commitment and the response.
 type orProver struct {
-	c, z []group.Scalar // simulated challenges and responses (dummies at the real branch)
-	w    group.Scalar   // nonce of the real branch
-	r    group.Scalar   // the ciphertext's randomness (the witness)
-	real int            // index of the true branch (secret)
+	c, z []*scalar // simulated challenges and responses (dummies at the real branch)
+	w    *scalar   // nonce of the real branch
+	r    *scalar   // the ciphertext's randomness (the witness)
+	real int       // index of the true branch (secret)
 }
 
 // branchTarget returns B·g^{-v} (given gv = g^v), which equals Y^r when C
 // encrypts v. The values are passed as precomputed g^v because the same few
 // values recur in every proof of a ballot and a base-point multiplication is
 // a noticeable part of verification.
-func branchTarget(ct Ciphertext, gv group.Element) group.Element {
+func branchTarget(ct Ciphertext, gv *element) *element {
 	return sub(orIdentity(ct.b), gv)
 }
 
-// simulated returns the commitments (a, b) that make (c, z) verify for the
-// branch whose target is t.
-func simulated(y, A, t group.Element, c, z group.Scalar) (group.Element, group.Element) {
-	nc := grp.NewScalar().Neg(c)
+// commitments returns (g^z·A^{-c}, Y^z·t^{-c}): for a simulated branch the
+// commitments that make (c, z) verify against target t, and for c = 0 and
+// z = w the real branch's commitments (g^w, Y^w). Constant time: the prover
+// calls it with secret-dependent scalars.
+func commitments(y, A, t *element, c, z *scalar) (*element, *element) {
+	nc := newScalar().Negate(c)
 	a := add(gExp(z), mul(A, nc))
 	b := add(mul(y, z), mul(t, nc))
 	return a, b
 }
 
 // newORProver draws the nonces, commits, and appends the commitments of
-// every branch to tr. The true branch is selected with constant-time moves:
-// every branch computes both a simulated and a real commitment so that the
-// work and the memory access pattern do not depend on which one is true.
-func newORProver(rnd io.Reader, tr *transcript, y group.Element, ct Ciphertext, gvalues []group.Element, real int, r group.Scalar) (*orProver, error) {
+// every branch to tr. Every branch does the same work: the real one is the
+// simulated formula with challenge 0 and response w, chosen by constant-time
+// scalar moves, so neither timing nor memory access reveals which is true.
+func newORProver(rnd io.Reader, tr *transcript, y *element, ct Ciphertext, gvalues []*element, real int, r *scalar) (*orProver, error) {
 	k := len(gvalues)
 	cs, err := randomScalars(rnd, k)
 	if err != nil {
@@ -71,28 +71,29 @@ func newORProver(rnd io.Reader, tr *transcript, y group.Element, ct Ciphertext, 
 	if err != nil {
 		return nil, err
 	}
-	ga, yw := gExp(w), mul(y, w)
+	zero := newScalar()
+	A := orIdentity(ct.a)
 	for j, gv := range gvalues {
-		fa, fb := simulated(y, ct.a, branchTarget(ct, gv), cs[j], zs[j])
 		isReal := ctEq(j, real)
-		tr.element("a", selectElement(isReal, ga, fa))
-		tr.element("b", selectElement(isReal, yw, fb))
+		a, b := commitments(y, A, branchTarget(ct, gv), selectScalar(isReal, zero, cs[j]), selectScalar(isReal, w, zs[j]))
+		tr.element("a", a)
+		tr.element("b", b)
 	}
 	return &orProver{c: cs, z: zs, w: w, r: r, real: real}, nil
 }
 
 // respond completes the proof for the transcript challenge c.
-func (p *orProver) respond(c group.Scalar) orProof {
+func (p *orProver) respond(c *scalar) orProof {
 	k := len(p.c)
-	zero := grp.NewScalar()
+	zero := newScalar()
 	// The real branch gets c minus the simulated challenges.
-	cr := c.Copy()
+	cr := copyScalar(c)
 	for j := range k {
-		cr.Sub(cr, selectScalar(ctEq(j, p.real), zero, p.c[j]))
+		cr.Subtract(cr, selectScalar(ctEq(j, p.real), zero, p.c[j]))
 	}
-	zr := grp.NewScalar().Mul(cr, p.r)
+	zr := newScalar().Multiply(cr, p.r)
 	zr.Add(zr, p.w)
-	out := orProof{c: make([]group.Scalar, k-1), z: make([]group.Scalar, k)}
+	out := orProof{c: make([]*scalar, k-1), z: make([]*scalar, k)}
 	for j := range k {
 		isReal := ctEq(j, p.real)
 		if j < k-1 {
@@ -107,24 +108,26 @@ func (p *orProver) respond(c group.Scalar) orProof {
 // exactly in the order newORProver did. It fails only on a shape mismatch;
 // whether the proof is valid is decided when the caller compares the
 // transcript challenge with c.
-func (p orProof) commit(tr *transcript, y group.Element, ct Ciphertext, gvalues []group.Element, c group.Scalar) error {
+func (p orProof) commit(tr *transcript, y *element, ct Ciphertext, gvalues []*element, c *scalar) error {
 	k := len(gvalues)
 	if len(p.z) != k || len(p.c) != k-1 {
 		return fmt.Errorf("%w: OR-proof has %d challenges and %d responses, want %d and %d", ErrShape, len(p.c), len(p.z), k-1, k)
 	}
-	last := c.Copy()
+	last := copyScalar(c)
 	for _, cj := range p.c {
-		last.Sub(last, cj)
+		last.Subtract(last, cj)
 	}
+	// Public values only: variable-time double multiplications, about
+	// twice as fast as two constant-time ones.
 	A := orIdentity(ct.a)
 	for j, gv := range gvalues {
 		cj := last
 		if j < k-1 {
 			cj = p.c[j]
 		}
-		a, b := simulated(y, A, branchTarget(ct, gv), cj, p.z[j])
-		tr.element("a", a)
-		tr.element("b", b)
+		nc := newScalar().Negate(cj)
+		tr.element("a", gExpMulVarTime(p.z[j], A, nc))
+		tr.element("b", mulVarTime([]*scalar{p.z[j], nc}, []*element{y, branchTarget(ct, gv)}))
 	}
 	return nil
 }
@@ -142,7 +145,7 @@ func decodeORProof(r *reader, k int, what string) orProof {
 	if !r.need(2*k-1, ScalarSize, what) {
 		return orProof{}
 	}
-	p := orProof{c: make([]group.Scalar, k-1), z: make([]group.Scalar, k)}
+	p := orProof{c: make([]*scalar, k-1), z: make([]*scalar, k)}
 	for j := range p.c {
 		p.c[j] = r.scalar(what + " challenge")
 	}

@@ -4,8 +4,6 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"hash"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // transcript is the Fiat–Shamir hash. Every field is framed as
@@ -44,7 +42,7 @@ func (t *transcript) u64(label string, v uint64) {
 	t.bytes(label, b[:])
 }
 
-func (t *transcript) element(label string, e group.Element) {
+func (t *transcript) element(label string, e *element) {
 	t.bytes(label, encodeElement(e))
 }
 
@@ -53,8 +51,8 @@ func (t *transcript) ciphertext(label string, c Ciphertext) {
 }
 
 // challenge finalises the transcript.
-func (t *transcript) challenge() group.Scalar {
-	return grp.HashToScalar(t.h.Sum(nil), []byte(t.dst))
+func (t *transcript) challenge() *scalar {
+	return hashToScalar(t.h.Sum(nil), []byte(t.dst))
 }
 
 // digest finalises the transcript into 64 raw bytes (used as a KDF).

@@ -3,8 +3,6 @@ package sealed
 import (
 	"fmt"
 	"io"
-
-	"github.com/cloudflare/circl/group"
 )
 
 // MaxTrustees bounds the number of DKG participants (deal size is linear in
@@ -17,7 +15,7 @@ const MaxTrustees = 64
 // its Shamir evaluation point.
 type TrusteeKey struct {
 	index int
-	sk    group.Scalar
+	sk    *scalar
 	pk    PublicKey
 }
 
@@ -31,7 +29,7 @@ func NewTrusteeKey(rnd io.Reader, index int) (*TrusteeKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !sk.IsZero() {
+		if !isZero(sk) {
 			return &TrusteeKey{index: index, sk: sk, pk: PublicKey{gExp(sk)}}, nil
 		}
 	}
@@ -60,7 +58,7 @@ func DecodeTrusteeKey(b []byte) (*TrusteeKey, error) {
 	if err := r.done("trustee key"); err != nil {
 		return nil, err
 	}
-	if idx < 1 || idx > MaxTrustees || sk.IsZero() {
+	if idx < 1 || idx > MaxTrustees || isZero(sk) {
 		return nil, fmt.Errorf("%w: trustee key index %d or zero secret", ErrEncoding, idx)
 	}
 	return &TrusteeKey{index: idx, sk: sk, pk: PublicKey{gExp(sk)}}, nil
@@ -71,7 +69,7 @@ func DecodeTrusteeKey(b []byte) (*TrusteeKey, error) {
 // VerificationKey(qualified, i).
 type KeyShare struct {
 	index int
-	x     group.Scalar
+	x     *scalar
 }
 
 // Index is the trustee's 1-based index.
