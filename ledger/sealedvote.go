@@ -13,8 +13,9 @@ import (
 
 // MaxSealedBallotTxBytes caps a Tx carrying a sealed ballot: a ballot of
 // MaxSealedOptions options with the widest range proof and 50 slack bits
-// of a budget is about 23 KB, plus an RSA token or a credential.
-const MaxSealedBallotTxBytes = 32 << 10
+// of a budget is 41,094 bytes (docs/sealed-ballots.md §1), plus an RSA
+// token or a credential.
+const MaxSealedBallotTxBytes = 64 << 10
 
 // sealedCachePrefix starts the cache key of a verified sealed ballot; like
 // tokenKeyPrefix it cannot collide with an ed25519 entry in practice.

@@ -6,7 +6,7 @@ import (
 	"math/bits"
 )
 
-const domainBallot = "tabella/sealed/v1/ballot"
+const domainBallot = "tabella/sealed/v2/ballot"
 
 // Ballot is a sealed ballot: one ciphertext per option plus a non-interactive
 // proof that the plaintexts satisfy the Rules. The fields are unexported so a
@@ -15,7 +15,6 @@ const domainBallot = "tabella/sealed/v1/ballot"
 type Ballot struct {
 	options []Ciphertext // x_i ∈ {0,1}, one per option
 	bits    []Ciphertext // budget ballots: the bits of Budget − Σ cost_i·x_i
-	c       *scalar      // the Fiat–Shamir challenge shared by every sub-proof
 
 	optionProofs []orProof // x_i ∈ {0,1}
 	bitProofs    []orProof // each slack bit ∈ {0,1}
@@ -87,19 +86,17 @@ func EncryptBallot(rnd io.Reader, y PublicKey, context []byte, choices []uint8, 
 	return proveBallot(rnd, y.e, context, rules, w)
 }
 
-// zeroOne are g^0, g^1: the values of a {0,1} proof.
-func zeroOne() []*element { return []*element{identity(), generator()} }
+// bitValues are the values of a {0,1} proof.
+var bitValues = []uint64{0, 1}
 
-// zero is g^0, the single value of the budget equality proof.
-func zero() []*element { return []*element{identity()} }
+// zeroValue is the single value of the budget equality proof.
+var zeroValue = []uint64{0}
 
-// rangeValues are g^k for the allowed selection counts k = Min … Max.
-func rangeValues(r Rules) []*element {
-	vs := make([]*element, 0, r.Max-r.Min+1)
-	gk := gExp(scalarU64(uint64(r.Min)))
-	for range r.Max - r.Min + 1 {
-		vs = append(vs, gk)
-		gk = add(gk, generator())
+// rangeValues are the allowed selection counts Min … Max.
+func rangeValues(r Rules) []uint64 {
+	vs := make([]uint64, 0, r.Max-r.Min+1)
+	for k := r.Min; k <= r.Max; k++ {
+		vs = append(vs, uint64(k))
 	}
 	return vs
 }
@@ -163,16 +160,15 @@ func proveBallot(rnd io.Reader, y *element, context []byte, rules Rules, w witne
 	tr := startBallotTranscript(y, context, rules, b.options, b.bits)
 
 	var provers []*orProver
-	bit := zeroOne()
 	for i, c := range b.options {
-		p, err := newORProver(rnd, tr, y, c, bit, w.optIdx[i], rs[i])
+		p, err := newORProver(rnd, tr, y, c, bitValues, w.optIdx[i], rs[i])
 		if err != nil {
 			return nil, err
 		}
 		provers = append(provers, p)
 	}
 	for j, c := range b.bits {
-		p, err := newORProver(rnd, tr, y, c, bit, w.slackIdx[j], ss[j])
+		p, err := newORProver(rnd, tr, y, c, bitValues, w.slackIdx[j], ss[j])
 		if err != nil {
 			return nil, err
 		}
@@ -199,26 +195,26 @@ func proveBallot(rnd io.Reader, y *element, context []byte, rules Rules, w witne
 			re.Add(re, newScalar().Multiply(s, scalarU64(uint64(1)<<j)))
 		}
 		e := budgetCiphertext(rules, b.options, b.bits)
-		budgetP, err = newORProver(rnd, tr, y, e, zero(), 0, re)
+		budgetP, err = newORProver(rnd, tr, y, e, zeroValue, 0, re)
 		if err != nil {
 			return nil, err
 		}
 	}
 
-	b.c = tr.challenge()
+	c := tr.challenge()
 	for i, p := range provers {
 		if i < len(b.options) {
-			b.optionProofs = append(b.optionProofs, p.respond(b.c))
+			b.optionProofs = append(b.optionProofs, p.respond(c))
 		} else {
-			b.bitProofs = append(b.bitProofs, p.respond(b.c))
+			b.bitProofs = append(b.bitProofs, p.respond(c))
 		}
 	}
 	if rangeP != nil {
-		p := rangeP.respond(b.c)
+		p := rangeP.respond(c)
 		b.rangeProof = &p
 	}
 	if budgetP != nil {
-		p := budgetP.respond(b.c)
+		p := budgetP.respond(c)
 		b.budgetProof = &p
 	}
 	return b, nil
@@ -234,7 +230,7 @@ func VerifyBallot(y PublicKey, context []byte, rules Rules, ballot *Ballot) erro
 	if !y.valid() {
 		return fmt.Errorf("%w: invalid joint key", ErrRules)
 	}
-	if ballot == nil || ballot.c == nil {
+	if ballot == nil {
 		return fmt.Errorf("%w: empty ballot", ErrShape)
 	}
 	switch {
@@ -247,42 +243,82 @@ func VerifyBallot(y PublicKey, context []byte, rules Rules, ballot *Ballot) erro
 	case (ballot.budgetProof != nil) != rules.IsBudget():
 		return fmt.Errorf("%w: budget proof presence does not match the rules", ErrShape)
 	}
-	y0 := y.e
-	tr := startBallotTranscript(y0, context, rules, ballot.options, ballot.bits)
-	bit := zeroOne()
-	for i, c := range ballot.options {
-		if err := ballot.optionProofs[i].commit(tr, y0, c, bit, ballot.c); err != nil {
-			return fmt.Errorf("option %d: %w", i, err)
+	parts := ballotParts(rules, ballot)
+	tr := startBallotTranscript(y.e, context, rules, ballot.options, ballot.bits)
+	branches := 0
+	for _, pt := range parts {
+		if err := pt.proof.checkShape(len(pt.values)); err != nil {
+			return fmt.Errorf("%s: %w", pt.what, err)
 		}
+		appendCommitments(tr, pt.proof.commits)
+		branches += len(pt.values)
 	}
-	for j, c := range ballot.bits {
-		if err := ballot.bitProofs[j].commit(tr, y0, c, bit, ballot.c); err != nil {
-			return fmt.Errorf("slack bit %d: %w", j, err)
-		}
+	c := tr.challenge()
+	cts := make([]Ciphertext, 0, len(ballot.options)+len(ballot.bits))
+	cts = append(append(cts, ballot.options...), ballot.bits...)
+	bt := newBatch(y.e, cts, c.Bytes(), 2*branches)
+	for _, pt := range parts {
+		pt.proof.absorbResponses(bt)
 	}
-	if ballot.rangeProof != nil {
-		if err := ballot.rangeProof.commit(tr, y0, sumCiphertexts(ballot.options), rangeValues(rules), ballot.c); err != nil {
-			return fmt.Errorf("range proof: %w", err)
-		}
+	for _, pt := range parts {
+		pt.proof.addEquations(bt, pt.ct, pt.values, c)
 	}
-	if ballot.budgetProof != nil {
-		e := budgetCiphertext(rules, ballot.options, ballot.bits)
-		if err := ballot.budgetProof.commit(tr, y0, e, zero(), ballot.c); err != nil {
-			return fmt.Errorf("budget proof: %w", err)
-		}
-	}
-	if !scalarEq(tr.challenge(), ballot.c) {
+	if !bt.holds() {
 		return fmt.Errorf("%w: ballot proof (wrong key, context or rules, or a plaintext outside the rules)", ErrProof)
 	}
 	return nil
 }
 
+// ballotPart is one OR-proof of a ballot with the ciphertext and the values
+// it is about.
+type ballotPart struct {
+	what   string
+	proof  *orProof
+	ct     lincomb
+	values []uint64
+}
+
+// ballotParts lists the proofs of a ballot whose shape matches rules, in
+// transcript order: options, slack bits, range, budget.
+func ballotParts(rules Rules, b *Ballot) []ballotPart {
+	n, nb := len(b.options), len(b.bits)
+	var parts []ballotPart
+	for i := range b.optionProofs {
+		parts = append(parts, ballotPart{fmt.Sprintf("option %d", i), &b.optionProofs[i], lincomb{idx: []int{i}}, bitValues})
+	}
+	for j := range b.bitProofs {
+		parts = append(parts, ballotPart{fmt.Sprintf("slack bit %d", j), &b.bitProofs[j], lincomb{idx: []int{n + j}}, bitValues})
+	}
+	if b.rangeProof != nil {
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		parts = append(parts, ballotPart{"range proof", b.rangeProof, lincomb{idx: idx}, rangeValues(rules)})
+	}
+	if b.budgetProof != nil {
+		lc := lincomb{idx: make([]int, n+nb), coef: make([]uint64, n+nb), offset: rules.Budget}
+		for i := range lc.idx {
+			lc.idx[i] = i
+			if i < n {
+				lc.coef[i] = rules.Costs[i]
+			} else {
+				lc.coef[i] = uint64(1) << (i - n)
+			}
+		}
+		parts = append(parts, ballotPart{"budget proof", b.budgetProof, lc, zeroValue})
+	}
+	return parts
+}
+
 // Bytes returns the canonical encoding:
 //
-//	0xB1 ‖ u16 options ‖ u8 slackBits ‖ u8 rangeValues (0: none) ‖ u8 budget (0|1)
-//	‖ options×ct ‖ slackBits×ct ‖ c
-//	‖ options×(c0 ‖ z0 ‖ z1) ‖ slackBits×(c0 ‖ z0 ‖ z1)
-//	‖ [range: (k−1)×c ‖ k×z] ‖ [budget: z]
+//	0xB2 ‖ u16 options ‖ u8 slackBits ‖ u8 rangeValues (0: none) ‖ u8 budget (0|1)
+//	‖ options×ct ‖ slackBits×ct
+//	‖ options×proof(2) ‖ slackBits×proof(2) ‖ [range: proof(k)] ‖ [budget: proof(1)]
+//
+// where proof(k) = k×(a ‖ b) ‖ (k−1)×c ‖ k×z. The ballot challenge is not
+// sent: the verifier recomputes it from the transcript.
 func (b *Ballot) Bytes() []byte {
 	var w writer
 	w.u8(tagBallot)
@@ -300,7 +336,6 @@ func (b *Ballot) Bytes() []byte {
 	}
 	w.ciphertexts(b.options)
 	w.ciphertexts(b.bits)
-	w.scalar(b.c)
 	for _, p := range b.optionProofs {
 		p.encode(&w)
 	}
@@ -350,8 +385,7 @@ func DecodeBallot(data []byte) (*Ballot, error) {
 			b.bits[j] = r.ciphertext("slack bit ciphertext")
 		}
 	}
-	b.c = r.scalar("ballot challenge")
-	if r.need(n+nb, 3*ScalarSize, "ballot proofs") {
+	if r.need(n+nb, 4*ElementSize+3*ScalarSize, "ballot proofs") {
 		for range n {
 			b.optionProofs = append(b.optionProofs, decodeORProof(&r, 2, "option proof"))
 		}

@@ -22,6 +22,7 @@ func benchBallots() []ballotCase {
 		}
 		out = append(out, ballotCase{fmt.Sprintf("approval-%d", n), approval(n, 1, n), choices})
 	}
+	out = append(out, ballotCase{"one-of-5", approval(5, 1, 1), []uint8{0, 0, 1, 0, 0}})
 	out = append(out, ballotCase{"budget-5",
 		Rules{Options: 5, Min: 0, Max: 5, Costs: []uint64{100000, 50000, 75000, 120000, 30000}, Budget: 250000},
 		[]uint8{1, 1, 0, 0, 1}})

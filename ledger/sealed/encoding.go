@@ -19,7 +19,7 @@ import (
 
 // Type tags of the top-level encodings.
 const (
-	tagBallot    byte = 0xB1
+	tagBallot    byte = 0xB2
 	tagTally     byte = 0x71
 	tagDeal      byte = 0xD1
 	tagComplaint byte = 0xC1

@@ -159,12 +159,18 @@ func TestEncodingsRejectNonCanonicalFields(t *testing.T) {
 		{"ballot", 6, elementP, "option ciphertext"},
 		{"ballot", 6 + 32, elementOdd, "option ciphertext"},
 		{"ballot", 6 + (3+4)*64 - 32, elementP, "slack bit ciphertext"}, // 3 options, 4 slack bits
-		{"ballot", 6 + (3+4)*64, scalarL, "ballot challenge"},
-		{"ballot", 6 + (3+4)*64 + 32, allFF, "option proof challenge"},
-		{"ballot", 6 + (3+4)*64 + 64, scalarL, "option proof response"},
-		{"ballot", 6 + (3+4)*64 + 32 + 7*96, scalarL, "range proof challenge"},
-		{"ballot", 6 + (3+4)*64 + 32 + 7*96 + 32, scalarL, "range proof response"},
-		{"ballot", 6 + (3+4)*64 + 32 + 7*96 + 3*32, scalarL, "budget proof response"},
+		// Proofs start at 6 + 7×64 = 454; a two-branch proof is 2×64 bytes of
+		// commitments, one challenge and two responses (224 bytes); the
+		// range proof has two branches and the budget proof one.
+		{"ballot", 454, elementP, "option proof commitment"},
+		{"ballot", 454 + 128, allFF, "option proof challenge"},
+		{"ballot", 454 + 160, scalarL, "option proof response"},
+		{"ballot", 454 + 3*224 + 64, elementOdd, "slack bit proof commitment"},
+		{"ballot", 454 + 7*224 + 32, elementP, "range proof commitment"},
+		{"ballot", 454 + 7*224 + 128, scalarL, "range proof challenge"},
+		{"ballot", 454 + 7*224 + 160, scalarL, "range proof response"},
+		{"ballot", 454 + 8*224, elementOdd, "budget proof commitment"},
+		{"ballot", 454 + 8*224 + 64, scalarL, "budget proof response"},
 		{"tally", 3, elementP, "tally ciphertext"},
 		{"deal", 7, elementOdd, "commitment"},
 		{"deal", 7 + 2*32, scalarL, "proof of knowledge challenge"},

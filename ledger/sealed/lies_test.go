@@ -146,7 +146,21 @@ func TestBallotBoundToStatement(t *testing.T) {
 	})
 	tamper("swapped options", func(c *Ballot) { c.options[0], c.options[1] = c.options[1], c.options[0] })
 	tamper("tampered slack bit", func(c *Ballot) { c.bits[0] = c.bits[0].Add(c.bits[1]) })
-	tamper("tampered challenge", func(c *Ballot) { c.c = newScalar().Add(c.c, scalarU64(1)) })
+	tamper("tampered commitment", func(c *Ballot) {
+		p := &c.optionProofs[1]
+		p.a[0] = add(p.a[0], generator())
+		copy(p.commits[:ElementSize], encodeElement(p.a[0]))
+	})
+	tamper("tampered commitment, stale encoding", func(c *Ballot) {
+		p := &c.optionProofs[3]
+		p.b[1] = add(p.b[1], generator())
+	})
+	tamper("commitments swapped between branches", func(c *Ballot) {
+		p := &c.bitProofs[0]
+		p.a[0], p.a[1] = p.a[1], p.a[0]
+		p.b[0], p.b[1] = p.b[1], p.b[0]
+		p.commits = append(append([]byte(nil), p.commits[2*ElementSize:]...), p.commits[:2*ElementSize]...)
+	})
 	tamper("tampered branch challenge", func(c *Ballot) {
 		c.optionProofs[2].c[0] = newScalar().Add(c.optionProofs[2].c[0], scalarU64(1))
 	})

@@ -12,32 +12,40 @@ import (
 //	log_g A == log_Y (B · g^{-v_j}).
 //
 // Branch j has a commitment pair (a_j, b_j), a challenge c_j and a response
-// z_j, verified by a_j = g^{z_j}·A^{-c_j} and b_j = Y^{z_j}·(B·g^{-v_j})^{-c_j}.
+// z_j, and verifies when
+//
+//	g^{z_j} = a_j·A^{c_j}   and   Y^{z_j} = b_j·(B·g^{-v_j})^{c_j}.
+//
 // The branch challenges must sum to the transcript challenge c, so the prover
-// can simulate all branches but one. The encoding keeps c_0 … c_{k-2} and
-// z_0 … z_{k-1}; c_{k-1} = c − Σ c_j is implied, so the proof is (2k−1)
-// scalars. With k = 1 and v_0 = 0 it degenerates to a plain Chaum–Pedersen
-// proof that C encrypts 0 (one response, no stored challenge).
+// can simulate all branches but one. The encoding keeps the commitments,
+// c_0 … c_{k-2} and z_0 … z_{k-1}; c_{k-1} = c − Σ c_j is implied. Carrying
+// the commitments (rather than recomputing them from (c, z), which would
+// make the proof about half as long) is what lets a verifier check every
+// equation of a ballot in one batched multi-scalar multiplication; see batch.
+// With k = 1 and v_0 = 0 it degenerates to a plain Chaum–Pedersen proof that
+// C encrypts 0.
 //
 // The challenge c is shared by every sub-proof of a ballot (standard
 // AND-composition of sigma protocols); see ballot.go.
 type orProof struct {
-	c []*scalar // k-1 stored branch challenges
-	z []*scalar // k responses
+	a, b    []*element // k commitment pairs
+	commits []byte     // their encodings, a_0 ‖ b_0 ‖ a_1 ‖ …, as hashed and sent
+	c       []*scalar  // k-1 stored branch challenges
+	z       []*scalar  // k responses
 }
 
 // orProver holds the prover's state between the commitment and the response.
 type orProver struct {
-	c, z []*scalar // simulated challenges and responses (dummies at the real branch)
-	w    *scalar   // nonce of the real branch
-	r    *scalar   // the ciphertext's randomness (the witness)
-	real int       // index of the true branch (secret)
+	a, b    []*element
+	commits []byte
+	c, z    []*scalar // simulated challenges and responses (dummies at the real branch)
+	w       *scalar   // nonce of the real branch
+	r       *scalar   // the ciphertext's randomness (the witness)
+	real    int       // index of the true branch (secret)
 }
 
 // branchTarget returns B·g^{-v} (given gv = g^v), which equals Y^r when C
-// encrypts v. The values are passed as precomputed g^v because the same few
-// values recur in every proof of a ballot and a base-point multiplication is
-// a noticeable part of verification.
+// encrypts v.
 func branchTarget(ct Ciphertext, gv *element) *element {
 	return sub(orIdentity(ct.b), gv)
 }
@@ -57,8 +65,8 @@ func commitments(y, A, t *element, c, z *scalar) (*element, *element) {
 // every branch to tr. Every branch does the same work: the real one is the
 // simulated formula with challenge 0 and response w, chosen by constant-time
 // scalar moves, so neither timing nor memory access reveals which is true.
-func newORProver(rnd io.Reader, tr *transcript, y *element, ct Ciphertext, gvalues []*element, real int, r *scalar) (*orProver, error) {
-	k := len(gvalues)
+func newORProver(rnd io.Reader, tr *transcript, y *element, ct Ciphertext, values []uint64, real int, r *scalar) (*orProver, error) {
+	k := len(values)
 	cs, err := randomScalars(rnd, k)
 	if err != nil {
 		return nil, err
@@ -71,15 +79,26 @@ func newORProver(rnd io.Reader, tr *transcript, y *element, ct Ciphertext, gvalu
 	if err != nil {
 		return nil, err
 	}
+	p := &orProver{c: cs, z: zs, w: w, r: r, real: real, commits: make([]byte, 0, 2*k*ElementSize)}
 	zero := newScalar()
 	A := orIdentity(ct.a)
-	for j, gv := range gvalues {
+	for j, v := range values {
 		isReal := ctEq(j, real)
-		a, b := commitments(y, A, branchTarget(ct, gv), selectScalar(isReal, zero, cs[j]), selectScalar(isReal, w, zs[j]))
-		tr.element("a", a)
-		tr.element("b", b)
+		a, b := commitments(y, A, branchTarget(ct, gExp(scalarU64(v))), selectScalar(isReal, zero, cs[j]), selectScalar(isReal, w, zs[j]))
+		p.a, p.b = append(p.a, a), append(p.b, b)
+		p.commits = append(p.commits, encodeElement(a)...)
+		p.commits = append(p.commits, encodeElement(b)...)
 	}
-	return &orProver{c: cs, z: zs, w: w, r: r, real: real}, nil
+	appendCommitments(tr, p.commits)
+	return p, nil
+}
+
+// appendCommitments hashes a proof's commitments in branch order.
+func appendCommitments(tr *transcript, commits []byte) {
+	for off := 0; off < len(commits); off += 2 * ElementSize {
+		tr.bytes("a", commits[off:off+ElementSize])
+		tr.bytes("b", commits[off+ElementSize:off+2*ElementSize])
+	}
 }
 
 // respond completes the proof for the transcript challenge c.
@@ -93,7 +112,7 @@ func (p *orProver) respond(c *scalar) orProof {
 	}
 	zr := newScalar().Multiply(cr, p.r)
 	zr.Add(zr, p.w)
-	out := orProof{c: make([]*scalar, k-1), z: make([]*scalar, k)}
+	out := orProof{a: p.a, b: p.b, commits: p.commits, c: make([]*scalar, k-1), z: make([]*scalar, k)}
 	for j := range k {
 		isReal := ctEq(j, p.real)
 		if j < k-1 {
@@ -104,35 +123,65 @@ func (p *orProver) respond(c *scalar) orProof {
 	return out
 }
 
-// commit recomputes the commitments from the proof and appends them to tr,
-// exactly in the order newORProver did. It fails only on a shape mismatch;
-// whether the proof is valid is decided when the caller compares the
-// transcript challenge with c.
-func (p orProof) commit(tr *transcript, y *element, ct Ciphertext, gvalues []*element, c *scalar) error {
-	k := len(gvalues)
-	if len(p.z) != k || len(p.c) != k-1 {
+// checkShape reports whether the proof has k branches.
+func (p orProof) checkShape(k int) error {
+	if len(p.z) != k || len(p.c) != k-1 || len(p.a) != k || len(p.b) != k || len(p.commits) != 2*k*ElementSize {
 		return fmt.Errorf("%w: OR-proof has %d challenges and %d responses, want %d and %d", ErrShape, len(p.c), len(p.z), k-1, k)
-	}
-	last := copyScalar(c)
-	for _, cj := range p.c {
-		last.Subtract(last, cj)
-	}
-	// Public values only: variable-time double multiplications, about
-	// twice as fast as two constant-time ones.
-	A := orIdentity(ct.a)
-	for j, gv := range gvalues {
-		cj := last
-		if j < k-1 {
-			cj = p.c[j]
-		}
-		nc := newScalar().Negate(cj)
-		tr.element("a", gExpMulVarTime(p.z[j], A, nc))
-		tr.element("b", mulVarTime([]*scalar{p.z[j], nc}, []*element{y, branchTarget(ct, gv)}))
 	}
 	return nil
 }
 
+// absorbResponses feeds the proof's challenges and responses into the batch
+// weights.
+func (p orProof) absorbResponses(bt *batch) {
+	for _, c := range p.c {
+		bt.absorb(c.Bytes())
+	}
+	for _, z := range p.z {
+		bt.absorb(z.Bytes())
+	}
+}
+
+// addEquations adds both equations of every branch, each with its own
+// weight, for the ciphertext lc (which the batch knows as a combination of
+// the ballot's ciphertexts) and the transcript challenge c. The proof's
+// shape must have been checked.
+//
+// With weights ρ_j, σ_j the two equations of branch j contribute
+//
+//	ρ_j·(z_j·g − c_j·A − a_j) + σ_j·(z_j·Y − c_j·B + c_j·v_j·g − b_j),
+//
+// and the A and B terms of all branches are collected into one coefficient
+// each before they are spread over the ciphertexts that make up lc.
+func (p orProof) addEquations(bt *batch, lc lincomb, values []uint64, c *scalar) {
+	last := copyScalar(c)
+	for _, cj := range p.c {
+		last.Subtract(last, cj)
+	}
+	alpha, beta := newScalar(), newScalar() // −Σ ρ_j·c_j, −Σ σ_j·c_j
+	t := newScalar()
+	for j, v := range values {
+		cj := last
+		if j < len(p.c) {
+			cj = p.c[j]
+		}
+		rho, sigma := bt.weight(), bt.weight()
+		sc := newScalar().Multiply(sigma, cj)
+		alpha.Subtract(alpha, t.Multiply(rho, cj))
+		beta.Subtract(beta, sc)
+		bt.g.Add(bt.g, t.Multiply(rho, p.z[j]))
+		if v != 0 {
+			bt.g.Add(bt.g, t.Multiply(sc, scalarU64(v)))
+		}
+		bt.y.Add(bt.y, t.Multiply(sigma, p.z[j]))
+		bt.term(rho.Negate(rho), p.a[j])
+		bt.term(sigma.Negate(sigma), p.b[j])
+	}
+	lc.spread(bt, alpha, beta)
+}
+
 func (p orProof) encode(w *writer) {
+	w.buf = append(w.buf, p.commits...)
 	for _, c := range p.c {
 		w.scalar(c)
 	}
@@ -142,10 +191,23 @@ func (p orProof) encode(w *writer) {
 }
 
 func decodeORProof(r *reader, k int, what string) orProof {
-	if !r.need(2*k-1, ScalarSize, what) {
+	if !r.need(k, 2*ElementSize+ScalarSize, what) {
 		return orProof{}
 	}
-	p := orProof{c: make([]*scalar, k-1), z: make([]*scalar, k)}
+	raw := r.take(2*k*ElementSize, what+" commitments")
+	if raw == nil {
+		return orProof{}
+	}
+	p := orProof{a: make([]*element, k), b: make([]*element, k), c: make([]*scalar, k-1), z: make([]*scalar, k),
+		commits: append([]byte(nil), raw...)}
+	cr := reader{b: raw}
+	for j := range k {
+		p.a[j] = cr.element(what + " commitment")
+		p.b[j] = cr.element(what + " commitment")
+	}
+	if cr.err != nil && r.err == nil {
+		r.err = cr.err
+	}
 	for j := range p.c {
 		p.c[j] = r.scalar(what + " challenge")
 	}
