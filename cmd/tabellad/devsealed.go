@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -58,89 +56,12 @@ func devSealed(ctx context.Context, c *client.Client, home string) error {
 		}
 		return nil
 	}
-	chainID, err := c.ChainID(ctx)
-	if err != nil {
-		return err
-	}
-	secrets := map[string]*client.TrusteeSecret{}
-	admins := map[string]*client.Key{}
-	var txs [][]byte
-	for _, p := range devParties {
-		s, err := client.LoadTrusteeSecret(home, p.id)
-		if err != nil {
-			if s, err = client.CreateTrusteeSecret(home, p.id); err != nil {
-				return err
-			}
-		}
-		secrets[p.id] = s
-		if admins[p.id], err = client.LoadKey(home, p.id+"-admin"); err != nil {
-			return err
-		}
-		tx, err := client.RegisterTrusteeKeyTx(chainID, admins[p.id].Private, p.id, s.Public())
-		if err != nil {
-			return err
-		}
-		txs = append(txs, tx)
-	}
-	if err := broadcastAll(ctx, c, txs, "register a trustee key"); err != nil {
-		return err
-	}
-	info, err := c.GetChainInfo(ctx, &tabellav1.GetChainInfoRequest{})
-	if err != nil {
-		return err
-	}
-	spec, err := client.ParseSpec([]byte(devSealedSpec), time.Unix(info.BlockTime, 0))
-	if err != nil {
-		return fmt.Errorf("demo initiative %s: %w", devSealedInitiative, err)
-	}
 	org, err := client.LoadKey(home, devOrganiser)
 	if err != nil {
 		return err
 	}
-	tx, err := client.CreateInitiativeTx(chainID, org.Private, devOrganiser, spec)
-	if err != nil {
-		return err
-	}
-	if err := broadcastAll(ctx, c, [][]byte{tx}, "create demo initiative "+devSealedInitiative); err != nil {
-		return err
-	}
-	sd, err := c.GetSealed(ctx, &tabellav1.GetSealedRequest{InitiativeId: devSealedInitiative})
-	if err != nil {
-		return fmt.Errorf("demo initiative %s: %s", devSealedInitiative, client.Describe(err))
-	}
-	txs = nil
-	for _, p := range devParties {
-		tr, err := client.NewTrustee(chainID, spec, sd.State, p.id, secrets[p.id])
-		if err != nil {
-			return err
-		}
-		deal, err := tr.Deal(rand.Reader)
-		if err != nil {
-			return err
-		}
-		tx, err := client.TrusteeDealTx(chainID, admins[p.id].Private, devSealedInitiative, p.id, deal)
-		if err != nil {
-			return err
-		}
-		txs = append(txs, tx)
-	}
-	return broadcastAll(ctx, c, txs, "post a demo trustee deal")
-}
-
-// broadcastAll submits txs concurrently (they share blocks) and waits for
-// each to be committed.
-func broadcastAll(ctx context.Context, c *client.Client, txs [][]byte, what string) error {
-	errs := make(chan error, len(txs))
-	for _, tx := range txs {
-		go func() {
-			_, err := c.Broadcast(ctx, tx, true)
-			errs <- err
-		}()
-	}
-	for range txs {
-		if err := <-errs; err != nil {
-			return fmt.Errorf("%s: %s", what, client.Describe(err))
-		}
+	if _, err := client.CreateSealedInitiative(ctx, c, home, devOrganiser, org, []byte(devSealedSpec)); err != nil {
+		return fmt.Errorf("demo initiative %s: %w", devSealedInitiative, err)
 	}
 	return nil
 }
