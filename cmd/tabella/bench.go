@@ -39,8 +39,15 @@ func newBenchCmd(c *cli) *cobra.Command {
 --concurrency ballots in flight (at --rate per second, or as fast as possible)
 for --duration. Reports committed ballots per second (counted from the blocks),
 cast→committed and cast→provable latency, rejections by code, and, given --pid
-and --data-dir, node CPU, RSS and bytes on disk per ballot.`,
+and --data-dir, node CPU, RSS and bytes on disk per ballot.
+
+With --secrecy sealed the consultation is sealed: the --trustees parties, whose
+admin keys <party>-admin are in --home (as in a ` + "`tabellad dev`" + ` home), run
+a real key ceremony first (trustee secrets in <home>/trustee/, registered
+unless the ledger already holds them), and every ballot is encrypted to the
+joint key with its validity proofs before the timed window.`,
 		Example: `  tabella bench --home .tabella-dev --voters 400000 --duration 60s --concurrency 1024
+  tabella bench --home .tabella-dev --secrecy sealed --voters 90000 --duration 60s
   tabella bench --node 127.0.0.1:27002,127.0.0.1:27012 --rpc 127.0.0.1:27001 --home testnet/out \
       --organiser citizen-services --organiser-key citizen-services \
       --issuer population-registry --issuer-key population-registry`,
@@ -72,14 +79,12 @@ and --data-dir, node CPU, RSS and bytes on disk per ballot.`,
 				return err
 			}
 			log := cmd.ErrOrStderr()
-			t0 := time.Now()
-			fmt.Fprintf(log, "pre-signing %d ballots...\n", o.Voters)
-			txs, id, err := bench.Prepare(ctx, o, clients[0])
+			o.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
+			p, err := bench.Prepare(ctx, o, clients[0])
 			if err != nil {
 				return err
 			}
-			signSecs := time.Since(t0).Seconds()
-			fmt.Fprintf(log, "signed %d ballots for %s in %.1fs; submitting for %s\n", len(txs), id, signSecs, o.Duration)
+			fmt.Fprintf(log, "prepared %d %s ballots for %s in %.1fs; submitting for %s\n", len(p.Txs), o.Secrecy, p.Initiative, p.SignSeconds, o.Duration)
 			o.Progress = progress(o.Duration)
 			submit := func(ctx context.Context, target int, tx []byte) (int64, string, error) {
 				res, err := clients[target].Broadcast(ctx, tx, true)
@@ -91,11 +96,11 @@ and --data-dir, node CPU, RSS and bytes on disk per ballot.`,
 				}
 				return res.Height, "", nil
 			}
-			res, err := bench.Run(ctx, o, "tabella", txs, submit, r)
+			res, err := bench.Run(ctx, o, "tabella", p.Txs, submit, r)
 			if err != nil {
 				return err
 			}
-			res.SignSeconds = signSecs
+			p.Record(res)
 			return c.print(cmd.OutOrStdout(), res, func(w io.Writer) { printBench(w, res) })
 		},
 	}
@@ -112,6 +117,8 @@ and --data-dir, node CPU, RSS and bytes on disk per ballot.`,
 	f.Float64Var(&o.Rate, "rate", 0, "submissions per second (0: open)")
 	f.IntVar(&o.Options, "options", 5, "options of the bench initiative")
 	f.IntVar(&o.Selections, "selections", 1, "selections per ballot")
+	f.StringVar(&o.Secrecy, "secrecy", bench.SecrecyPublic, "secrecy of the bench initiative: public or sealed (encrypted ballots after a key ceremony)")
+	f.StringSliceVar(&o.Trustees, "trustees", []string{"city-council", "regional-office", "residents-union", "transparency-ngo"}, "with --secrecy sealed, the trustee parties (admin keys <party>-admin in --home)")
 	f.IntSliceVar(&o.PIDs, "pid", nil, "node process ids to sample CPU and RSS from")
 	f.StringSliceVar(&o.DataDirs, "data-dir", nil, "node data directories to measure bytes on disk")
 	o.Home = ""
@@ -198,8 +205,22 @@ func progress(d time.Duration) func(done, total int64, elapsed time.Duration) {
 }
 
 func printBench(w io.Writer, r *bench.Result) {
-	fmt.Fprintf(w, "%s on %d node(s), %d cores, %s\n", r.App, r.Nodes, r.Cores, r.Date)
+	app := r.App
+	if r.Secrecy != "" {
+		app = fmt.Sprintf("%s (%s ballots selecting %d of %d options)", app, r.Secrecy, r.Selections, r.Options)
+	}
+	fmt.Fprintf(w, "%s on %d node(s), %d cores, %s\n", app, r.Nodes, r.Cores, r.Date)
 	fmt.Fprintf(w, "  tx size            %d bytes\n", r.TxBytes)
+	if r.CeremonySeconds > 0 {
+		fmt.Fprintf(w, "  key ceremony       %.1f s (creation to joint key)\n", r.CeremonySeconds)
+	}
+	if r.SignSeconds > 0 {
+		what := "pre-signed"
+		if r.Secrecy == bench.SecrecySealed {
+			what = "pre-encrypted"
+		}
+		fmt.Fprintf(w, "  %-18s %.1f s on %d cores (before the window)\n", what, r.SignSeconds, r.Cores)
+	}
 	fmt.Fprintf(w, "  committed          %d in %d blocks over %.1f s = %.0f per second\n", r.Committed, r.Blocks, r.WindowSeconds, r.TPS)
 	fmt.Fprintf(w, "  sent               %d", r.Sent)
 	if len(r.Rejected) > 0 {

@@ -1,5 +1,5 @@
 // Package bench is Tabella's load generator: it pre-signs ballots from many
-// voters, submits them to one or several nodes at a fixed or open rate, and
+// voters (public, or sealed to a joint key after a real key ceremony), submits them to one or several nodes at a fixed or open rate, and
 // measures committed throughput from the blocks themselves, cast→committed
 // and cast→provable latency, rejections by code, node CPU, RSS and disk.
 // The same measurement runs against CometBFT's kvstore for a baseline.
@@ -8,6 +8,7 @@ package bench
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -54,8 +55,15 @@ type Options struct {
 	// measure bytes on disk.
 	PIDs     []int
 	DataDirs []string
+	// Secrecy of the bench initiative: SecrecyPublic (default) or
+	// SecrecySealed, whose key ceremony Trustees play from Home (their
+	// admin keys are <party>-admin there, as in a `tabellad dev` home).
+	Secrecy  string
+	Trustees []string
 	// Progress is called about every second.
 	Progress func(done, total int64, elapsed time.Duration)
+	// Logf, if set, reports Prepare's steps.
+	Logf func(format string, args ...any)
 }
 
 // Latency summarises a latency distribution.
@@ -76,6 +84,10 @@ func summarize(ds []time.Duration) Latency {
 // Result of a run.
 type Result struct {
 	App           string           `json:"app"`
+	Initiative    string           `json:"initiative,omitempty"`
+	Secrecy       string           `json:"secrecy,omitempty"`
+	Options       int              `json:"options,omitempty"`
+	Selections    int              `json:"selections,omitempty"`
 	Nodes         int              `json:"nodes"`
 	TxBytes       int              `json:"tx_bytes"`
 	Sent          int64            `json:"sent"`
@@ -90,52 +102,155 @@ type Result struct {
 	MaxRSSBytes   int64            `json:"node_max_rss_bytes"`
 	DiskBytes     int64            `json:"disk_bytes_added"`
 	BytesPerTx    float64          `json:"disk_bytes_per_tx"`
-	SignSeconds   float64          `json:"presign_seconds"`
-	Cores         int              `json:"cores"`
-	Date          string           `json:"date"`
+	// CeremonySeconds is the sealed key ceremony's duration; SignSeconds
+	// the pre-signing (and, sealed, pre-encryption) of every ballot.
+	CeremonySeconds float64 `json:"ceremony_seconds,omitempty"`
+	SignSeconds     float64 `json:"presign_seconds"`
+	Cores           int     `json:"cores"`
+	Date            string  `json:"date"`
 }
 
-type ballot struct {
-	tx []byte
+// Secrecy modes of the bench initiative.
+const (
+	SecrecyPublic = "public"
+	SecrecySealed = "sealed"
+)
+
+// The sealed bench initiative's key ceremony: the creation and the deals
+// take two blocks, the deal window leaves room for a loaded machine (a
+// late deal fails the ceremony); voting opens a second after it ends.
+const (
+	sealedDealWindow      = 10 * time.Second
+	sealedComplaintWindow = 2 * time.Second
+	sealedCeremonyTimeout = 2 * time.Minute
+)
+
+// Prepared is what Prepare made.
+type Prepared struct {
+	// Txs are the signed ballots, one per voter; Initiative their
+	// initiative.
+	Txs        [][]byte
+	Initiative string
+	// CeremonySeconds is how long a sealed initiative took from creation
+	// to its joint key; SignSeconds how long the ballots took to encrypt
+	// (sealed) and sign, on every core.
+	CeremonySeconds float64
+	SignSeconds     float64
+	secrecy         string
+	options, sel    int
 }
 
-// Prepare creates the bench initiative and pre-signs every ballot.
-func Prepare(ctx context.Context, o *Options, c *client.Client) ([][]byte, string, error) {
-	info, err := c.GetChainInfo(ctx, &tabellav1.GetChainInfoRequest{})
-	if err != nil {
-		return nil, "", fmt.Errorf("chain info: %s", client.Describe(err))
-	}
-	org, err := client.LoadKey(o.Home, o.OrganiserKey)
-	if err != nil {
-		return nil, "", err
-	}
-	iss, err := client.LoadKey(o.Home, o.IssuerKey)
-	if err != nil {
-		return nil, "", err
-	}
-	id := fmt.Sprintf("bench-%d", time.Now().UnixNano()%1e12)
+// Record copies what the run was made of into its result.
+func (p *Prepared) Record(r *Result) {
+	r.Initiative, r.Secrecy, r.Options, r.Selections = p.Initiative, p.secrecy, p.options, p.sel
+	r.CeremonySeconds, r.SignSeconds = p.CeremonySeconds, p.SignSeconds
+}
+
+// benchSpec is the bench initiative: a consultation of o.Options options
+// open for a month, public or sealed to o.Trustees.
+func benchSpec(o *Options, id string) []byte {
 	var opts []string
 	for i := 0; i < o.Options; i++ {
 		opts = append(opts, fmt.Sprintf("{id: o%d, title: Option %d}", i, i))
 	}
-	spec, err := client.ParseSpec([]byte(fmt.Sprintf(`id: %s
+	spec := fmt.Sprintf(`id: %s
 kind: consultation
 title: Load test
 options: [%s]
 ballot: {min_selections: 1, max_selections: %d, revoting: true}
-schedule: {opens: now, closes: +30d}
 eligibility: {issuers: [%s]}
-`, id, strings.Join(opts, ", "), max(1, o.Selections), o.IssuerID)), time.Unix(info.BlockTime, 0))
+`, id, strings.Join(opts, ", "), max(1, o.Selections), o.IssuerID)
+	if o.Secrecy != SecrecySealed {
+		return []byte(spec + "schedule: {opens: now, closes: +30d}\n")
+	}
+	deals := int(sealedDealWindow.Seconds())
+	complaints := deals + int(sealedComplaintWindow.Seconds())
+	return []byte(spec + fmt.Sprintf(`schedule: {opens: +%ds, closes: +30d}
+secrecy: sealed
+sealed: {trustees: [%s], deals_close: +%ds, complaints_close: +%ds}
+`, complaints+1, strings.Join(o.Trustees, ", "), deals, complaints))
+}
+
+// Prepare creates the bench initiative and pre-signs every ballot. A
+// sealed initiative first goes through a real key ceremony, every trustee
+// played from o.Home; its ballots are encrypted to the joint key, and
+// Prepare returns once voting is open.
+func Prepare(ctx context.Context, o *Options, c *client.Client) (*Prepared, error) {
+	if o.Secrecy == "" {
+		o.Secrecy = SecrecyPublic
+	}
+	if o.Secrecy != SecrecyPublic && o.Secrecy != SecrecySealed {
+		return nil, fmt.Errorf("secrecy %q: use %s or %s", o.Secrecy, SecrecyPublic, SecrecySealed)
+	}
+	if o.Options < 1 || max(1, o.Selections) > o.Options {
+		return nil, fmt.Errorf("%d selections of %d options: a ballot selects at least one and at most every option", o.Selections, o.Options)
+	}
+	info, err := c.GetChainInfo(ctx, &tabellav1.GetChainInfoRequest{})
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("chain info: %s", client.Describe(err))
 	}
-	tx, err := client.CreateInitiativeTx(info.ChainId, org.Private, o.OrganiserID, spec)
+	org, err := client.LoadKey(o.Home, o.OrganiserKey)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if _, err := c.Broadcast(ctx, tx, true); err != nil {
-		return nil, "", fmt.Errorf("create bench initiative: %s", client.Describe(err))
+	iss, err := client.LoadKey(o.Home, o.IssuerKey)
+	if err != nil {
+		return nil, err
 	}
+	id := fmt.Sprintf("bench-%d", time.Now().UnixNano()%1e12)
+	p := &Prepared{Initiative: id, secrecy: o.Secrecy, options: o.Options, sel: max(1, o.Selections)}
+	var st *tabellav1.SealedState
+	if o.Secrecy == SecrecySealed {
+		t0 := time.Now()
+		o.logf("key ceremony of %s with trustees %s...", id, strings.Join(o.Trustees, ", "))
+		if _, err := client.CreateSealedInitiative(ctx, c, o.Home, o.OrganiserID, org, benchSpec(o, id)); err != nil {
+			return nil, fmt.Errorf("create sealed bench initiative: %w", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, sealedCeremonyTimeout)
+		st, err = client.WaitSealedKey(wctx, c, id)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		p.CeremonySeconds = time.Since(t0).Seconds()
+		o.logf("joint key of %s fixed after %.1fs", id, p.CeremonySeconds)
+	} else {
+		spec, err := client.ParseSpec(benchSpec(o, id), time.Unix(info.BlockTime, 0))
+		if err != nil {
+			return nil, err
+		}
+		tx, err := client.CreateInitiativeTx(info.ChainId, org.Private, o.OrganiserID, spec)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.Broadcast(ctx, tx, true); err != nil {
+			return nil, fmt.Errorf("create bench initiative: %s", client.Describe(err))
+		}
+	}
+	what := "signing"
+	if st != nil {
+		what = "encrypting and signing"
+	}
+	o.logf("%s %d ballots on %d cores...", what, o.Voters, runtime.NumCPU())
+	t0 := time.Now()
+	if p.Txs, err = ballots(ctx, o, info, iss, id, st); err != nil {
+		return nil, err
+	}
+	p.SignSeconds = time.Since(t0).Seconds()
+	if st != nil {
+		wctx, cancel := context.WithTimeout(ctx, sealedCeremonyTimeout)
+		defer cancel()
+		if err := waitVoting(wctx, c, id); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// ballots makes one ballot per voter on every core: voter i's key is
+// derived from i and the initiative, its credential issued by iss. With a
+// sealed state the selections are encrypted to its joint key.
+func ballots(ctx context.Context, o *Options, info *tabellav1.GetChainInfoResponse, iss *client.Key, id string, st *tabellav1.SealedState) ([][]byte, error) {
 	txs := make([][]byte, o.Voters)
 	var wg sync.WaitGroup
 	workers := runtime.NumCPU()
@@ -144,14 +259,15 @@ eligibility: {issuers: [%s]}
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := w; i < o.Voters; i += workers {
+			for i := w; i < o.Voters && ctx.Err() == nil; i += workers {
 				var seed [32]byte
 				binary.BigEndian.PutUint64(seed[:], uint64(i))
 				copy(seed[8:], id)
 				s := sha256.Sum256(seed[:])
 				priv := ed25519.NewKeyFromSeed(s[:])
+				pub := priv.Public().(ed25519.PublicKey)
 				cred, err := client.IssueCredential(info.ChainId, iss.Private, &tabellav1.Credential{
-					IssuerId: o.IssuerID, VoterPublicKey: priv.Public().(ed25519.PublicKey),
+					IssuerId: o.IssuerID, VoterPublicKey: pub,
 					IssuedAt: info.BlockTime - 60, ExpiresAt: info.BlockTime + 30*86400,
 				})
 				if err != nil {
@@ -162,8 +278,16 @@ eligibility: {issuers: [%s]}
 				for k := range sel {
 					sel[k] = uint32((i + k) % o.Options)
 				}
-				if txs[i], err = client.BallotTx(info.ChainId, priv, id, cred, sel, 1); err != nil {
-					errs <- err
+				if st == nil {
+					txs[i], err = client.BallotTx(info.ChainId, priv, id, cred, sel, 1)
+				} else {
+					var b []byte
+					if b, err = client.SealBallot(rand.Reader, info.ChainId, st, pub, sel); err == nil {
+						txs[i], err = client.SealedBallotTx(info.ChainId, priv, id, cred, nil, b, 1)
+					}
+				}
+				if err != nil {
+					errs <- fmt.Errorf("ballot of voter %d: %w", i, err)
 					return
 				}
 			}
@@ -172,9 +296,42 @@ eligibility: {issuers: [%s]}
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return txs, id, nil
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return txs, nil
+}
+
+// waitVoting polls until the initiative is open for ballots.
+func waitVoting(ctx context.Context, c *client.Client, id string) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		res, err := c.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: id})
+		if err != nil {
+			return fmt.Errorf("bench initiative %s: %s", id, client.Describe(err))
+		}
+		switch res.Initiative.Status {
+		case tabellav1.InitiativeStatus_INITIATIVE_STATUS_VOTING:
+			return nil
+		case tabellav1.InitiativeStatus_INITIATIVE_STATUS_SCHEDULED:
+		default:
+			return fmt.Errorf("bench initiative %s is %s, not open for ballots", id, res.Initiative.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for bench initiative %s to open: %w", id, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+	}
 }
 
 // Submitter sends one tx and reports its commit height (0 when not
