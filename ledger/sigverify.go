@@ -56,36 +56,19 @@ func preverifiedKey(raw []byte) sigKey {
 // valid signatures are cached; a miss just means verifying. It holds two
 // generations of at most half its capacity each and is safe for concurrent
 // use.
-type SigCache struct {
-	mu       sync.Mutex
-	cur, old map[sigKey]struct{}
-	half     int
-}
+type SigCache struct{ set *genCache[struct{}] }
 
 // NewSigCache caches up to capacity signatures.
 func NewSigCache(capacity int) *SigCache {
-	half := max(capacity/2, 1)
-	return &SigCache{cur: make(map[sigKey]struct{}, half), old: map[sigKey]struct{}{}, half: half}
+	return &SigCache{set: newGenCache[struct{}](capacity)}
 }
 
 func (c *SigCache) has(k sigKey) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.cur[k]; ok {
-		return true
-	}
-	_, ok := c.old[k]
+	_, ok := c.set.get(k)
 	return ok
 }
 
-func (c *SigCache) add(k sigKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.cur) >= c.half {
-		c.old, c.cur = c.cur, make(map[sigKey]struct{}, c.half)
-	}
-	c.cur[k] = struct{}{}
-}
+func (c *SigCache) add(k sigKey) { c.set.put(k, struct{}{}) }
 
 // Verify checks a signature, answering from the cache when it can.
 func (c *SigCache) Verify(pub, msg, sig []byte) bool {

@@ -46,7 +46,7 @@ func TestSigCacheOnlyCachesValid(t *testing.T) {
 		m := []byte{byte(i)}
 		c.Verify(pub, m, ed25519.Sign(priv, m))
 	}
-	if n := len(c.cur) + len(c.old); n > 4 {
+	if n := c.set.len(); n > 4 {
 		t.Fatalf("cache holds %d entries, capacity 4", n)
 	}
 	// Cofactored verification agrees with Go's for honest signatures.
