@@ -47,9 +47,17 @@ func sealedKeyOf(y, context []byte, r sealed.Rules, ballot []byte) sigKey {
 
 // VerifySealedBallot decodes a sealed ballot and verifies its proofs for
 // voter in the initiative st describes, answering from cache (may be nil)
-// when the same verification succeeded before. A rejection is
-// BAD_SEALED_BALLOT.
+// when the same verification succeeded before: the cache keeps the decoded
+// ballot too, so a hit costs a hash. A rejection is BAD_SEALED_BALLOT.
 func VerifySealedBallot(cache *SigCache, chainID string, st *tabellav1.SealedState, voter, raw []byte) (*sealed.Ballot, error) {
+	ctx := SealedBallotContext(chainID, st.InitiativeId, voter)
+	rules := SealedRules(st)
+	k := sealedKeyOf(st.JointKey, ctx, rules, raw)
+	if cache != nil {
+		if b, ok := cache.sealed.get(k); ok {
+			return b, nil
+		}
+	}
 	b, err := sealed.DecodeBallot(raw)
 	if err != nil {
 		return nil, Errorf(CodeBadSealedBallot, "the sealed ballot does not decode: %v", err)
@@ -57,12 +65,6 @@ func VerifySealedBallot(cache *SigCache, chainID string, st *tabellav1.SealedSta
 	y, err := sealed.DecodePublicKey(st.JointKey)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: joint key of %q: %w", st.InitiativeId, err)
-	}
-	ctx := SealedBallotContext(chainID, st.InitiativeId, voter)
-	rules := SealedRules(st)
-	k := sealedKeyOf(st.JointKey, ctx, rules, raw)
-	if cache != nil && cache.has(k) {
-		return b, nil
 	}
 	if err := sealed.VerifyBallot(y, ctx, rules, b); err != nil {
 		what := fmt.Sprintf("every option 0 or 1, %d to %d selections", rules.Min, rules.Max)
@@ -72,7 +74,7 @@ func VerifySealedBallot(cache *SigCache, chainID string, st *tabellav1.SealedSta
 		return nil, Errorf(CodeBadSealedBallot, "the sealed ballot is rejected: its proofs must show %s, under initiative %q's key and for this voter key: %v", what, st.InitiativeId, err)
 	}
 	if cache != nil {
-		cache.add(k)
+		cache.sealed.put(k, b)
 	}
 	return b, nil
 }
