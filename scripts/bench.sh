@@ -65,9 +65,9 @@ SIZE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx_bytes
 
 echo "== single node: Tabella, sealed 5-option ballots ($SEALED_VOTERS encrypted beforehand)"
 # A fresh dev network on the same ports: its home holds the four parties'
-# admin keys, so the bench plays every trustee in the key ceremony. 2048 in
-# flight keep 1,000/s going at two seconds of latency; the node verifying
-# each sealed ballot is CPU-bound before that, and more would only queue.
+# admin keys, so the bench plays every trustee in the key ceremony. With
+# each ballot waiting for its block, 512 in flight cap the rate near 1,000/s
+# at half a second of latency; 2048 leave the limit to the node's CPU.
 bin/tabellad dev --home "$OUT/dev-sealed" --block-time "$BT" --grpc 127.0.0.1:29090 --rpc tcp://127.0.0.1:29657 --p2p tcp://127.0.0.1:29656 >"$OUT/dev-sealed.log" 2>&1 &
 pid=$!; pids+=("$pid")
 wait_grpc 127.0.0.1:29090 "$OUT/dev-sealed.log"; sleep 2
