@@ -15,7 +15,9 @@ import (
 // key of the four dev parties. The dev home holds every party's admin key,
 // so `tabellad dev` plays all four trustees in the key ceremony (their
 // trustee secrets are kept in <home>/trustee/); decrypting after the close
-// is left to the user, to show the threshold.
+// is left to the user, to show the threshold. The deal window is 20 s, not
+// the few seconds the deals need, because `tabellad dev` fails when a deal
+// misses it, and on a loaded machine the first blocks can take seconds.
 const (
 	devSealedInitiative = "aarhus-square-trees"
 	devSealedSpec       = `# A demo sealed consultation of ` + "`tabellad dev`" + `. See docs/initiatives.md#sealed-initiatives.
@@ -31,7 +33,7 @@ ballot:
   max_selections: 2
   revoting: true
 schedule:
-  opens: +10s
+  opens: +30s
   closes: +15m
 eligibility:
   issuers: [demo-registry]
@@ -40,8 +42,8 @@ eligibility:
 secrecy: sealed
 sealed:
   trustees: [city-council, regional-office, residents-union, transparency-ngo]
-  deals_close: +4s
-  complaints_close: +8s
+  deals_close: +20s
+  complaints_close: +25s
 `
 )
 
