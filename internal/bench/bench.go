@@ -1,5 +1,6 @@
 // Package bench is Tabella's load generator: it pre-signs ballots from many
-// voters (public, or sealed to a joint key after a real key ceremony), submits them to one or several nodes at a fixed or open rate, and
+// voters (public, or sealed to a joint key after a real key ceremony),
+// submits them to one or several nodes at a fixed or open rate, and
 // measures committed throughput from the blocks themselves, cast→committed
 // and cast→provable latency, rejections by code, node CPU, RSS and disk.
 // The same measurement runs against CometBFT's kvstore for a baseline.
