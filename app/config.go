@@ -32,6 +32,11 @@ type Config struct {
 	// (0: never); SnapshotKeepRecent is how many are kept.
 	SnapshotInterval   int64 `toml:"snapshot_interval"`
 	SnapshotKeepRecent int   `toml:"snapshot_keep_recent"`
+	// MemoryLimitMiB is a soft limit on the node's Go memory
+	// (runtime/debug.SetMemoryLimit): near it the garbage collector runs
+	// more often instead of letting the process grow. 0 sets none; the
+	// GOMEMLIMIT environment variable, when set, wins.
+	MemoryLimitMiB int `toml:"memory_limit_mib"`
 }
 
 // DefaultConfig returns the settings a new home starts with.
@@ -44,6 +49,10 @@ func DefaultConfig() Config {
 		IAVLCacheSize:      200_000,
 		SnapshotInterval:   500,
 		SnapshotKeepRecent: 2,
+		// Under a full mempool a node's heap is about 400 MiB live; at
+		// the collector's default pace the process would grow past
+		// 1 GiB (docs/performance.md).
+		MemoryLimitMiB: 900,
 	}
 }
 

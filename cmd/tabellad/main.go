@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -136,6 +137,13 @@ func newStartCmd() *cobra.Command {
 // runNode starts a node and blocks until ctx ends; ready, if set, runs once
 // the node is up.
 func runNode(ctx context.Context, home string, ready func(*app.Node) error) error {
+	conf, err := app.LoadConfig(home)
+	if err != nil {
+		return err
+	}
+	if conf.MemoryLimitMiB > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(conf.MemoryLimitMiB) << 20)
+	}
 	n, err := app.OpenNode(home, nil)
 	if err != nil {
 		return err
