@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -160,6 +161,14 @@ func newBenchKVStoreCmd(c *cli) *cobra.Command {
 			o.Progress = progress(o.Duration)
 			submit := func(ctx context.Context, target int, tx []byte) (int64, string, error) {
 				res, err := clients[target].BroadcastTxSync(ctx, tx)
+				if errors.Is(err, io.EOF) {
+					// The node closed a kept-alive connection as the
+					// request went out on it, almost always before reading
+					// it, and Go does not retry a POST by itself: resend
+					// once (a tx that did arrive is then refused as a
+					// duplicate, and counted).
+					res, err = clients[target].BroadcastTxSync(ctx, tx)
+				}
 				if err != nil {
 					return 0, "", err
 				}
