@@ -101,26 +101,115 @@ func rangeValues(r Rules) []uint64 {
 	return vs
 }
 
-// sumCiphertexts returns the homomorphic sum Π C_i.
-func sumCiphertexts(cs []Ciphertext) Ciphertext {
-	var s Ciphertext
-	for _, c := range cs {
-		s = s.Add(c)
+// lincomb is a ciphertext derived from the ballot's own (options, then
+// slack bits): Σ coef_k·C_{idx_k} / (1, g^offset). The prover evaluates it
+// (eval, and evalScalar for its randomness); the verifier never does, it
+// spreads each equation's coefficients over the ciphertexts instead
+// (batch.go).
+type lincomb struct {
+	idx    []int
+	coef   []uint64 // nil: every coefficient is 1
+	offset uint64
+}
+
+// eval returns the ciphertext lc over cts.
+func (lc lincomb) eval(cts []Ciphertext) Ciphertext {
+	var e Ciphertext
+	for k, i := range lc.idx {
+		c := cts[i]
+		if lc.coef != nil {
+			c = c.scaleU64(lc.coef[k])
+		}
+		e = e.Add(c)
+	}
+	if lc.offset != 0 {
+		e = e.subPlain(scalarU64(lc.offset))
+	}
+	return e
+}
+
+// evalScalar returns the randomness of lc's ciphertext given the
+// randomness rs of cts (the offset is a plaintext and adds none).
+func (lc lincomb) evalScalar(rs []*scalar) *scalar {
+	s := newScalar()
+	for k, i := range lc.idx {
+		r := rs[i]
+		if lc.coef != nil {
+			r = newScalar().Multiply(r, scalarU64(lc.coef[k]))
+		}
+		s.Add(s, r)
 	}
 	return s
 }
 
-// budgetCiphertext returns Π C_i^{cost_i} · Π B_j^{2^j} / (1, g^Budget). For a
-// valid budget ballot Σ cost_i·x_i + slack = Budget, so this encrypts 0.
-func budgetCiphertext(r Rules, options, slackBits []Ciphertext) Ciphertext {
-	var e Ciphertext
-	for i, c := range options {
-		e = e.Add(c.scaleU64(r.Costs[i]))
+// part is one OR-proof of a ballot's statement: the ciphertext ct
+// encrypts one of values.
+type part struct {
+	kind   string // "option", "slack bit", "range proof" or "budget proof"
+	index  int    // of the option or slack bit
+	ct     lincomb
+	values []uint64
+}
+
+func (p part) String() string {
+	if p.ct.coef == nil && len(p.ct.idx) == 1 {
+		return fmt.Sprintf("%s %d", p.kind, p.index)
 	}
-	for j, b := range slackBits {
-		e = e.Add(b.scaleU64(uint64(1) << j))
+	return p.kind
+}
+
+// statement lists the proofs a ballot under rules carries, in transcript
+// order: each option is 0 or 1; each slack bit is 0 or 1; unless implied,
+// the sum of the options is a count in [Min, Max]; for a budget,
+// Σ cost_i·C_i · Σ 2^j·B_j / (1, g^Budget) encrypts 0, so that
+// Σ cost_i·x_i + slack = Budget. Prover and verifier both follow it.
+func statement(rules Rules) []part {
+	n, nb := rules.Options, rules.budgetBits()
+	parts := make([]part, 0, n+nb+2)
+	for i := range n {
+		parts = append(parts, part{"option", i, lincomb{idx: []int{i}}, bitValues})
 	}
-	return e.subPlain(scalarU64(r.Budget))
+	for j := range nb {
+		parts = append(parts, part{"slack bit", j, lincomb{idx: []int{n + j}}, bitValues})
+	}
+	if rules.needsRange() {
+		lc := lincomb{idx: make([]int, n)}
+		for i := range lc.idx {
+			lc.idx[i] = i
+		}
+		parts = append(parts, part{kind: "range proof", ct: lc, values: rangeValues(rules)})
+	}
+	if rules.IsBudget() {
+		lc := lincomb{idx: make([]int, n+nb), coef: make([]uint64, n+nb), offset: rules.Budget}
+		for i := range lc.idx {
+			lc.idx[i] = i
+			if i < n {
+				lc.coef[i] = rules.Costs[i]
+			} else {
+				lc.coef[i] = uint64(1) << (i - n)
+			}
+		}
+		parts = append(parts, part{kind: "budget proof", ct: lc, values: zeroValue})
+	}
+	return parts
+}
+
+// proofs returns the ballot's proofs in statement order.
+func (b *Ballot) proofs() []*orProof {
+	out := make([]*orProof, 0, len(b.optionProofs)+len(b.bitProofs)+2)
+	for i := range b.optionProofs {
+		out = append(out, &b.optionProofs[i])
+	}
+	for j := range b.bitProofs {
+		out = append(out, &b.bitProofs[j])
+	}
+	if b.rangeProof != nil {
+		out = append(out, b.rangeProof)
+	}
+	if b.budgetProof != nil {
+		out = append(out, b.budgetProof)
+	}
+	return out
 }
 
 // startBallotTranscript hashes the statement: domain, context, key, rules and
@@ -159,63 +248,34 @@ func proveBallot(rnd io.Reader, y *element, context []byte, rules Rules, w witne
 	}
 	tr := startBallotTranscript(y, context, rules, b.options, b.bits)
 
-	var provers []*orProver
-	for i, c := range b.options {
-		p, err := newORProver(rnd, tr, y, c, bitValues, w.optIdx[i], rs[i])
-		if err != nil {
-			return nil, err
-		}
-		provers = append(provers, p)
-	}
-	for j, c := range b.bits {
-		p, err := newORProver(rnd, tr, y, c, bitValues, w.slackIdx[j], ss[j])
-		if err != nil {
-			return nil, err
-		}
-		provers = append(provers, p)
-	}
-	var rangeP, budgetP *orProver
+	// The ciphertext and randomness of each proof, and its true branch.
+	cts := append(append([]Ciphertext(nil), b.options...), b.bits...)
+	rnds := append(append([]*scalar(nil), rs...), ss...)
+	real := append(append([]int(nil), w.optIdx...), w.slackIdx...)
 	if rules.needsRange() {
-		rsum := newScalar()
-		for _, r := range rs {
-			rsum.Add(rsum, r)
-		}
-		rangeP, err = newORProver(rnd, tr, y, sumCiphertexts(b.options), rangeValues(rules), w.rangeIdx, rsum)
-		if err != nil {
-			return nil, err
-		}
+		real = append(real, w.rangeIdx)
 	}
 	if rules.IsBudget() {
-		// The randomness of the combined ciphertext: Σ cost_i·r_i + Σ 2^j·s_j.
-		re := newScalar()
-		for i, r := range rs {
-			re.Add(re, newScalar().Multiply(r, scalarU64(rules.Costs[i])))
-		}
-		for j, s := range ss {
-			re.Add(re, newScalar().Multiply(s, scalarU64(uint64(1)<<j)))
-		}
-		e := budgetCiphertext(rules, b.options, b.bits)
-		budgetP, err = newORProver(rnd, tr, y, e, zeroValue, 0, re)
-		if err != nil {
+		real = append(real, 0)
+	}
+	parts := statement(rules)
+	provers := make([]*orProver, len(parts))
+	for k, pt := range parts {
+		if provers[k], err = newORProver(rnd, tr, y, pt.ct.eval(cts), pt.values, real[k], pt.ct.evalScalar(rnds)); err != nil {
 			return nil, err
 		}
 	}
-
 	c := tr.challenge()
-	for i, p := range provers {
-		if i < len(b.options) {
-			b.optionProofs = append(b.optionProofs, p.respond(c))
-		} else {
-			b.bitProofs = append(b.bitProofs, p.respond(c))
-		}
+	b.optionProofs = make([]orProof, len(b.options))
+	b.bitProofs = make([]orProof, len(b.bits))
+	if rules.needsRange() {
+		b.rangeProof = &orProof{}
 	}
-	if rangeP != nil {
-		p := rangeP.respond(c)
-		b.rangeProof = &p
+	if rules.IsBudget() {
+		b.budgetProof = &orProof{}
 	}
-	if budgetP != nil {
-		p := budgetP.respond(c)
-		b.budgetProof = &p
+	for k, p := range b.proofs() {
+		*p = provers[k].respond(c)
 	}
 	return b, nil
 }
@@ -243,72 +303,31 @@ func VerifyBallot(y PublicKey, context []byte, rules Rules, ballot *Ballot) erro
 	case (ballot.budgetProof != nil) != rules.IsBudget():
 		return fmt.Errorf("%w: budget proof presence does not match the rules", ErrShape)
 	}
-	parts := ballotParts(rules, ballot)
+	// The checks above make the proofs line up with the statement.
+	parts, proofs := statement(rules), ballot.proofs()
 	tr := startBallotTranscript(y.e, context, rules, ballot.options, ballot.bits)
 	branches := 0
-	for _, pt := range parts {
-		if err := pt.proof.checkShape(len(pt.values)); err != nil {
-			return fmt.Errorf("%s: %w", pt.what, err)
+	for k, pt := range parts {
+		if err := proofs[k].checkShape(len(pt.values)); err != nil {
+			return fmt.Errorf("%s: %w", pt, err)
 		}
-		appendCommitments(tr, pt.proof.commits)
+		appendCommitments(tr, proofs[k].commits)
 		branches += len(pt.values)
 	}
 	c := tr.challenge()
 	cts := make([]Ciphertext, 0, len(ballot.options)+len(ballot.bits))
 	cts = append(append(cts, ballot.options...), ballot.bits...)
 	bt := newBatch(y.e, cts, c.Bytes(), 2*branches)
-	for _, pt := range parts {
-		pt.proof.absorbResponses(bt)
+	for _, p := range proofs {
+		p.absorbResponses(bt)
 	}
-	for _, pt := range parts {
-		pt.proof.addEquations(bt, pt.ct, pt.values, c)
+	for k, pt := range parts {
+		proofs[k].addEquations(bt, pt.ct, pt.values, c)
 	}
 	if !bt.holds() {
 		return fmt.Errorf("%w: ballot proof (wrong key, context or rules, or a plaintext outside the rules)", ErrProof)
 	}
 	return nil
-}
-
-// ballotPart is one OR-proof of a ballot with the ciphertext and the values
-// it is about.
-type ballotPart struct {
-	what   string
-	proof  *orProof
-	ct     lincomb
-	values []uint64
-}
-
-// ballotParts lists the proofs of a ballot whose shape matches rules, in
-// transcript order: options, slack bits, range, budget.
-func ballotParts(rules Rules, b *Ballot) []ballotPart {
-	n, nb := len(b.options), len(b.bits)
-	var parts []ballotPart
-	for i := range b.optionProofs {
-		parts = append(parts, ballotPart{fmt.Sprintf("option %d", i), &b.optionProofs[i], lincomb{idx: []int{i}}, bitValues})
-	}
-	for j := range b.bitProofs {
-		parts = append(parts, ballotPart{fmt.Sprintf("slack bit %d", j), &b.bitProofs[j], lincomb{idx: []int{n + j}}, bitValues})
-	}
-	if b.rangeProof != nil {
-		idx := make([]int, n)
-		for i := range idx {
-			idx[i] = i
-		}
-		parts = append(parts, ballotPart{"range proof", b.rangeProof, lincomb{idx: idx}, rangeValues(rules)})
-	}
-	if b.budgetProof != nil {
-		lc := lincomb{idx: make([]int, n+nb), coef: make([]uint64, n+nb), offset: rules.Budget}
-		for i := range lc.idx {
-			lc.idx[i] = i
-			if i < n {
-				lc.coef[i] = rules.Costs[i]
-			} else {
-				lc.coef[i] = uint64(1) << (i - n)
-			}
-		}
-		parts = append(parts, ballotPart{"budget proof", b.budgetProof, lc, zeroValue})
-	}
-	return parts
 }
 
 // Bytes returns the canonical encoding:
@@ -336,17 +355,8 @@ func (b *Ballot) Bytes() []byte {
 	}
 	w.ciphertexts(b.options)
 	w.ciphertexts(b.bits)
-	for _, p := range b.optionProofs {
+	for _, p := range b.proofs() {
 		p.encode(&w)
-	}
-	for _, p := range b.bitProofs {
-		p.encode(&w)
-	}
-	if b.rangeProof != nil {
-		b.rangeProof.encode(&w)
-	}
-	if b.budgetProof != nil {
-		b.budgetProof.encode(&w)
 	}
 	return w.buf
 }

@@ -38,14 +38,6 @@ type batch struct {
 	ctA, ctB []*scalar
 }
 
-// lincomb is a ciphertext the verifier derives from the ballot's own
-// (options, then slack bits): Σ coef_k·C_{idx_k} / (1, g^offset).
-type lincomb struct {
-	idx    []int
-	coef   []uint64 // nil: every coefficient is 1
-	offset uint64
-}
-
 // spread adds alpha·A + beta·B of the ciphertext lc to the batch, as terms
 // of the ciphertexts lc is made of.
 func (lc lincomb) spread(bt *batch, alpha, beta *scalar) {

@@ -109,11 +109,6 @@ func sub(a, b *element) *element { return newElement().Subtract(a, b) }
 // neg returns 1/a.
 func neg(a *element) *element { return newElement().Negate(a) }
 
-// gExpMulVarTime returns g^s·e^t in variable time: for verifiers only.
-func gExpMulVarTime(s *scalar, e *element, t *scalar) *element {
-	return newElement().VarTimeDoubleScalarBaseMult(t, e, s)
-}
-
 // mulVarTime returns Π e_i^{s_i} in variable time: for verifiers only.
 func mulVarTime(s []*scalar, e []*element) *element {
 	return newElement().VarTimeMultiScalarMult(s, e)
