@@ -341,7 +341,7 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 // deliverTx runs one tx in its own overlay; only success reaches the block.
 // key is the tx's preverifiedKey.
 func (l *Ledger) deliverTx(ctx *execCtx, raw []byte, key sigKey) (TxResult, error) {
-	d, err := l.decode(raw, key, true)
+	d, _, err := l.decode(raw, key, true)
 	if err != nil {
 		return rejection(raw, err), nil
 	}
@@ -461,7 +461,7 @@ func (l *Ledger) CheckTx(raw []byte) TxResult {
 		return TxResult{Code: CodeInternal, Log: "node is not initialised yet", Hash: TxHash(raw)}
 	}
 	key := preverifiedKey(raw)
-	d, err := l.decode(raw, key, false)
+	d, cached, err := l.decode(raw, key, false)
 	if err != nil {
 		return rejection(raw, err)
 	}
@@ -478,7 +478,9 @@ func (l *Ledger) CheckTx(raw []byte) TxResult {
 	}
 	ctx.kv.mergeInto(l.check)
 	l.sigs.add(key)
-	l.decoded.put(key, d)
+	if !cached {
+		l.decoded.put(key, d)
+	}
 	return TxResult{Code: CodeOK, Hash: d.Hash}
 }
 
@@ -487,18 +489,19 @@ func (l *Ledger) CheckTx(raw []byte) TxResult {
 // default settings, about 40 MiB.
 const decodedCacheSize = 16_384
 
-// decode returns the decoded tx, from the cache when PreVerify or CheckTx
-// decoded it already. consume drops the cache entry: a tx is executed in
-// one block.
-func (l *Ledger) decode(raw []byte, key sigKey, consume bool) (*DecodedTx, error) {
+// decode returns the decoded tx, from the cache (cached) when PreVerify or
+// CheckTx decoded it already. consume drops the cache entry: a tx is
+// executed in one block.
+func (l *Ledger) decode(raw []byte, key sigKey, consume bool) (d *DecodedTx, cached bool, err error) {
 	get := l.decoded.get
 	if consume {
 		get = l.decoded.take
 	}
 	if d, ok := get(key); ok {
-		return d, nil
+		return d, true, nil
 	}
-	return decodeTx(l.chainID, raw, l.sigs)
+	d, err = decodeTx(l.chainID, raw, l.sigs)
+	return d, false, err
 }
 
 // PreVerify checks a tx's envelope and signatures, and a ballot's
