@@ -187,6 +187,9 @@ func (n *Node) RPCAddr() string { return n.comet.RPC.ListenAddress }
 // Ledger is the node's state machine.
 func (n *Node) Ledger() *ledger.Ledger { return n.ledger }
 
+// Config is the node's tabella.toml, as loaded.
+func (n *Node) Config() Config { return n.conf }
+
 // Stop shuts the gRPC API and consensus down and closes the databases.
 func (n *Node) Stop() error {
 	if n.health != nil {

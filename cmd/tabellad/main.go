@@ -137,16 +137,13 @@ func newStartCmd() *cobra.Command {
 // runNode starts a node and blocks until ctx ends; ready, if set, runs once
 // the node is up.
 func runNode(ctx context.Context, home string, ready func(*app.Node) error) error {
-	conf, err := app.LoadConfig(home)
-	if err != nil {
-		return err
-	}
-	if conf.MemoryLimitMiB > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(int64(conf.MemoryLimitMiB) << 20)
-	}
 	n, err := app.OpenNode(home, nil)
 	if err != nil {
 		return err
+	}
+	// A process-wide setting, so the binary sets it, not the app package.
+	if mib := n.Config().MemoryLimitMiB; mib > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(mib) << 20)
 	}
 	if err := n.Start(ctx); err != nil {
 		_ = n.Stop()
