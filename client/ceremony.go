@@ -142,22 +142,65 @@ func registerTrusteeKeys(ctx context.Context, c *Client, chainID string, trustee
 // returns its state with the joint key, or an error if the ceremony
 // failed.
 func WaitSealedKey(ctx context.Context, c *Client, initiative string) (*tabellav1.SealedState, error) {
+	var st *tabellav1.SealedState
+	err := poll(ctx, func() (bool, error) {
+		sd, err := c.GetSealed(ctx, &tabellav1.GetSealedRequest{InitiativeId: initiative})
+		if err != nil {
+			return false, fmt.Errorf("sealed initiative %s: %s", initiative, Describe(err))
+		}
+		st = sd.State
+		switch st.GetStatus() {
+		case tabellav1.CeremonyStatus_CEREMONY_STATUS_READY:
+			return true, nil
+		case tabellav1.CeremonyStatus_CEREMONY_STATUS_FAILED:
+			return false, fmt.Errorf("the key ceremony of %s failed: %s", initiative, st.GetFailure())
+		}
+		return false, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("waiting for the joint key of %s (ceremony %s): %w", initiative, st.GetStatus(), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// WaitVoting polls an initiative until it is open for ballots; it fails if
+// the initiative moves past SCHEDULED to anything but VOTING.
+func WaitVoting(ctx context.Context, c *Client, initiative string) error {
+	err := poll(ctx, func() (bool, error) {
+		res, err := c.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: initiative})
+		if err != nil {
+			return false, fmt.Errorf("initiative %s: %s", initiative, Describe(err))
+		}
+		switch s := res.Initiative.Status; s {
+		case tabellav1.InitiativeStatus_INITIATIVE_STATUS_VOTING:
+			return true, nil
+		case tabellav1.InitiativeStatus_INITIATIVE_STATUS_SCHEDULED:
+			return false, nil
+		default:
+			return false, fmt.Errorf("initiative %s is %s, not open for ballots", initiative, s)
+		}
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("waiting for initiative %s to open: %w", initiative, err)
+	}
+	return err
+}
+
+// poll calls check every 200 ms (a block is at least that far apart)
+// until it reports done or fails, or ctx ends.
+func poll(ctx context.Context, check func() (done bool, err error)) error {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		sd, err := c.GetSealed(ctx, &tabellav1.GetSealedRequest{InitiativeId: initiative})
-		if err != nil {
-			return nil, fmt.Errorf("sealed initiative %s: %s", initiative, Describe(err))
-		}
-		switch sd.State.GetStatus() {
-		case tabellav1.CeremonyStatus_CEREMONY_STATUS_READY:
-			return sd.State, nil
-		case tabellav1.CeremonyStatus_CEREMONY_STATUS_FAILED:
-			return nil, fmt.Errorf("the key ceremony of %s failed: %s", initiative, sd.State.GetFailure())
+		if done, err := check(); done || err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for the joint key of %s (ceremony %s): %w", initiative, sd.State.GetStatus(), ctx.Err())
+			return ctx.Err()
 		case <-tick.C:
 		}
 	}

@@ -241,7 +241,7 @@ func Prepare(ctx context.Context, o *Options, c *client.Client) (*Prepared, erro
 	if st != nil {
 		wctx, cancel := context.WithTimeout(ctx, sealedCeremonyTimeout)
 		defer cancel()
-		if err := waitVoting(wctx, c, id); err != nil {
+		if err := client.WaitVoting(wctx, c, id); err != nil {
 			return nil, err
 		}
 	}
@@ -303,30 +303,6 @@ func ballots(ctx context.Context, o *Options, info *tabellav1.GetChainInfoRespon
 		return nil, err
 	}
 	return txs, nil
-}
-
-// waitVoting polls until the initiative is open for ballots.
-func waitVoting(ctx context.Context, c *client.Client, id string) error {
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		res, err := c.GetInitiative(ctx, &tabellav1.GetInitiativeRequest{Id: id})
-		if err != nil {
-			return fmt.Errorf("bench initiative %s: %s", id, client.Describe(err))
-		}
-		switch res.Initiative.Status {
-		case tabellav1.InitiativeStatus_INITIATIVE_STATUS_VOTING:
-			return nil
-		case tabellav1.InitiativeStatus_INITIATIVE_STATUS_SCHEDULED:
-		default:
-			return fmt.Errorf("bench initiative %s is %s, not open for ballots", id, res.Initiative.Status)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for bench initiative %s to open: %w", id, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 func (o *Options) logf(format string, args ...any) {
