@@ -28,6 +28,9 @@ type Config struct {
 	CometBFTLogLevel string `toml:"cometbft_log_level"`
 	// IAVLCacheSize is the IAVL node cache, in nodes.
 	IAVLCacheSize int `toml:"iavl_cache_size"`
+	// IAVLFastIndex keeps IAVL's fast index of the latest state (a copy of
+	// every key and value beside the tree); see ledger.Options.FastIndex.
+	IAVLFastIndex bool `toml:"iavl_fast_index"`
 	// SnapshotInterval takes a state-sync snapshot every that many blocks
 	// (0: never); SnapshotKeepRecent is how many are kept.
 	SnapshotInterval   int64 `toml:"snapshot_interval"`

@@ -33,7 +33,16 @@ type Options struct {
 	// SigCacheSize is how many verified signatures are remembered
 	// (default 500,000).
 	SigCacheSize int
-	Logger       *slog.Logger
+	// FastIndex keeps IAVL's fast index: a second copy of every live key
+	// and value, so that reads of the latest state skip the tree walk.
+	// Off by default: almost every ballot reads a key that does not exist
+	// yet (the voter's live ballot) and writes it, so the index doubled
+	// each ballot's leaf writes for little gain on reads. Without it, one
+	// node committed about 10% more ballots/s with 100 MiB less RSS and
+	// 9% less disk (docs/performance.md). The app hash does not depend on
+	// it.
+	FastIndex bool
+	Logger    *slog.Logger
 }
 
 // Block is what consensus decided: the ledger's view of a CometBFT block.
@@ -123,7 +132,7 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	if opts.SigCacheSize <= 0 {
 		opts.SigCacheSize = 500_000
 	}
-	tree := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, false, iavl.NewNopLogger())
+	tree := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, !opts.FastIndex, iavl.NewNopLogger())
 	sigs := NewSigCache(opts.SigCacheSize)
 	l := &Ledger{db: db, tree: tree, log: opts.Logger, sigs: sigs, batcher: NewBatcher(sigs, 256, 2*time.Millisecond),
 		decoded: newGenCache[*DecodedTx](decodedCacheSize)}
@@ -207,10 +216,26 @@ func (l *Ledger) refreshCommitted() error {
 	l.mu.Lock()
 	l.committed = t
 	l.mu.Unlock()
+	// Before the first commit, CheckTx reads the genesis state that
+	// InitChain wrote into the working tree; IAVL's fast index has none of
+	// it until it is saved, so read it by walking the tree.
+	var parent reader = t
+	if v == 0 {
+		parent = treeWalk{t}
+	}
 	l.checkMu.Lock()
-	l.check = newOverlay(t)
+	l.check = newOverlay(parent)
 	l.checkMu.Unlock()
 	return nil
+}
+
+// treeWalk reads an IAVL tree by walking it from the root, never from the
+// fast index.
+type treeWalk struct{ t *iavl.ImmutableTree }
+
+func (w treeWalk) Get(key []byte) ([]byte, error) {
+	_, v, err := w.t.GetWithIndex(key)
+	return v, err
 }
 
 // Close releases the tree. The database is the caller's to close.
