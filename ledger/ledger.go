@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,6 +92,12 @@ type Ledger struct {
 	// every tx the mempool accepted since the last commit.
 	check *overlay
 
+	// ballots answers reads of absent ballot keys from memory;
+	// pendingBallots are the ballot keys the pending block wrote, added to
+	// it at Commit.
+	ballots        *ballotIndex
+	pendingBallots [][]byte
+
 	// sigs caches verified signatures across CheckTx, PreVerify and
 	// FinalizeBlock; batcher gathers PreVerify's signatures into batches.
 	sigs    *SigCache
@@ -135,7 +142,7 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	tree := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, !opts.FastIndex, iavl.NewNopLogger())
 	sigs := NewSigCache(opts.SigCacheSize)
 	l := &Ledger{db: db, tree: tree, log: opts.Logger, sigs: sigs, batcher: NewBatcher(sigs, 256, 2*time.Millisecond),
-		decoded: newGenCache[*DecodedTx](decodedCacheSize)}
+		decoded: newGenCache[*DecodedTx](decodedCacheSize), ballots: newBallotIndex(opts.Logger)}
 
 	marker, markerTime, err := l.readMarker()
 	if err != nil {
@@ -163,6 +170,7 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	if err := l.refreshCommitted(); err != nil {
 		return nil, err
 	}
+	l.ballots.rebuild(l.committed)
 	if marker > 0 {
 		v := l.committed
 		cid, err := v.Get(keyChainID)
@@ -223,6 +231,7 @@ func (l *Ledger) refreshCommitted() error {
 	if v == 0 {
 		parent = treeWalk{t}
 	}
+	parent = ballotFiltered{parent, l.ballots}
 	l.checkMu.Lock()
 	l.check = newOverlay(parent)
 	l.checkMu.Unlock()
@@ -241,6 +250,7 @@ func (w treeWalk) Get(key []byte) ([]byte, error) {
 // Close releases the tree. The database is the caller's to close.
 func (l *Ledger) Close() error {
 	l.batcher.Close()
+	l.ballots.stop()
 	return l.tree.Close()
 }
 
@@ -312,6 +322,7 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 		// after a crash-free retry); start again from the last commit.
 		l.tree.Rollback()
 		l.pending = nil
+		l.pendingBallots = nil
 		if l.genesis != nil {
 			if err := l.flush(l.genesis); err != nil {
 				return nil, err
@@ -321,7 +332,7 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 	if want := l.tree.WorkingVersion(); b.Height != want {
 		return nil, fmt.Errorf("FinalizeBlock at height %d, the ledger expects %d", b.Height, want)
 	}
-	ctx := &execCtx{kv: newOverlay(l.tree), chainID: l.chainID, height: b.Height, time: b.Time.Unix(), blockHash: b.Hash, tallyLeft: TallyReadsPerBlock, sigs: l.sigs}
+	ctx := &execCtx{kv: newOverlay(ballotFiltered{l.tree, l.ballots}), chainID: l.chainID, height: b.Height, time: b.Time.Unix(), blockHash: b.Hash, tallyLeft: TallyReadsPerBlock, sigs: l.sigs}
 	// Verify every signature of the block in batches across cores first;
 	// sequential execution then finds them cached. Signatures already
 	// verified by PreVerify or CheckTx are not verified again.
@@ -355,6 +366,11 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 	// by create_empty_blocks_interval instead of every timeout_commit.
 	if err := l.flush(ctx.kv); err != nil {
 		return nil, err
+	}
+	for k := range ctx.kv.writes {
+		if strings.HasPrefix(k, prefixBallot) {
+			l.pendingBallots = append(l.pendingBallots, []byte(k))
+		}
 	}
 	res.AppHash = l.tree.WorkingHash()
 	res.ValidatorUpdates = ctx.valUpdates
@@ -471,6 +487,10 @@ func (l *Ledger) Commit() (int64, error) {
 	l.mu.Unlock()
 	l.pending = nil
 	l.genesis = nil
+	// The index learns the block's ballots before CheckTx can read the
+	// version that holds them.
+	l.ballots.add(l.pendingBallots...)
+	l.pendingBallots = nil
 	if err := l.refreshCommitted(); err != nil {
 		return 0, err
 	}

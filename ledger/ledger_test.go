@@ -561,3 +561,53 @@ func TestValidatorUpdatesCollapse(t *testing.T) {
 		t.Fatalf("updates = %v", res.ValidatorUpdates)
 	}
 }
+
+// TestBallotIndexAfterReopen: a ledger re-opened on a state that holds
+// ballots refuses a second ballot of the same voter whether or not its
+// ballot index has finished scanning that state, in CheckTx and in a block;
+// and a ballot committed after the reopen is known to the index at once.
+func TestBallotIndexAfterReopen(t *testing.T) {
+	spec := func(w *world) *tabellav1.InitiativeSpec {
+		s := w.consultation("parks")
+		s.Ballot.RevotingAllowed = false
+		return s
+	}
+	w := newWorld(t)
+	w.mustOK(w.createTx(spec(w)))
+	var first [][]byte
+	for i := range 50 {
+		first = append(first, w.ballot(fmt.Sprintf("voter-%d", i), "parks", 1, 0))
+	}
+	w.mustOK(first...)
+	for _, wait := range []bool{false, true} {
+		l, err := ledger.Open(w.db, ledger.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wait {
+			l.WaitBallotIndex()
+			if !l.BallotIndexReady() {
+				t.Fatal("ballot index not ready after its scan")
+			}
+		}
+		again := w.ballot("voter-7", "parks", 2, 1)
+		if r := l.CheckTx(again); r.Code != ledger.CodeRevotingDisabled {
+			t.Fatalf("index scanned %v: CheckTx of a second ballot: %s %s", wait, r.Code, r.Log)
+		}
+		if err := w.l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		w.l = l
+		res := w.block(again, w.ballot(fmt.Sprintf("late-%v", wait), "parks", 1, 2))
+		if res.TxResults[0].Code != ledger.CodeRevotingDisabled || res.TxResults[1].Code != ledger.CodeOK {
+			t.Fatalf("index scanned %v: block results %v", wait, res.TxResults)
+		}
+		late := w.ballot(fmt.Sprintf("late-%v", wait), "parks", 2, 1)
+		if r := l.CheckTx(late); r.Code != ledger.CodeRevotingDisabled {
+			t.Fatalf("index scanned %v: CheckTx of a second ballot of a voter committed after the reopen: %s %s", wait, r.Code, r.Log)
+		}
+	}
+	if got := w.tally("parks").Turnout; got != 52 {
+		t.Fatalf("turnout %d, want 52", got)
+	}
+}

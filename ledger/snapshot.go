@@ -118,7 +118,11 @@ func (l *Ledger) ImportVersion(version, blockTime int64, r io.Reader, wantHash [
 	l.mu.Lock()
 	l.lastTime = blockTime
 	l.mu.Unlock()
-	return l.refreshCommitted()
+	if err := l.refreshCommitted(); err != nil {
+		return err
+	}
+	l.ballots.rebuild(l.committed)
+	return nil
 }
 
 // maxSnapshotField caps one key or value in a snapshot stream.
