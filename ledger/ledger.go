@@ -70,9 +70,11 @@ type BlockResult struct {
 	ValidatorUpdates []ValidatorUpdate
 }
 
-// Ledger owns the IAVL tree. FinalizeBlock, Commit, InitChain and CheckTx
-// must be called from one goroutine at a time (CometBFT's ABCI connection
-// does that); View may be called concurrently with all of them.
+// Ledger owns the IAVL tree. InitChain, FinalizeBlock and Commit must be
+// called from one goroutine at a time, and CheckTx from one goroutine at a
+// time (CometBFT's consensus and mempool ABCI connections do that); CheckTx
+// may run while FinalizeBlock does, as it reads only the committed version.
+// View and PreVerify may be called concurrently with all of them.
 type Ledger struct {
 	db   corestore.KVStoreWithBatch
 	tree *iavl.MutableTree
