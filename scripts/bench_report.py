@@ -36,6 +36,8 @@ def short(reason):
 def row(label, r):
     if not r:
         return "| %s | not run | | | | | | |" % label
+    if r.get("ran_out"):
+        label += " (ran out of ballots: a lower bound)"
     rej = ", ".join("%s %d" % (short(k), v) for k, v in sorted((r.get("rejected") or {}).items())) or "none"
     return "| %s | **%.0f/s** | %d in %d blocks | %s | %s | %.0f%% / %.0f MiB | %.0f B | %s |" % (
         label, r["committed_per_second"], r["committed"], r["blocks"], lat(r, "cast_to_committed"),

@@ -231,6 +231,9 @@ func printBench(w io.Writer, r *bench.Result) {
 		fmt.Fprintf(w, "  %-18s %.1f s on %d cores (before the window)\n", what, r.SignSeconds, r.Cores)
 	}
 	fmt.Fprintf(w, "  committed          %d in %d blocks over %.1f s = %.0f per second\n", r.Committed, r.Blocks, r.WindowSeconds, r.TPS)
+	if r.RanOut {
+		fmt.Fprintf(w, "  ran out            every pre-signed ballot was sent before the window ended: the rate is a lower bound (raise --voters)\n")
+	}
 	fmt.Fprintf(w, "  sent               %d", r.Sent)
 	if len(r.Rejected) > 0 {
 		fmt.Fprintf(w, " (rejected: %v)", r.Rejected)

@@ -34,6 +34,9 @@ func TestBenchCLI(t *testing.T) {
 		if res.Secrecy != secrecy || res.Options != 5 || res.Selections != 1 || res.Sent == 0 || res.Committed == 0 || len(res.Rejected) > 0 || res.SignSeconds <= 0 {
 			t.Fatalf("%s bench: %+v\n%s", secrecy, res, stderr.String())
 		}
+		if res.RanOut && res.Sent != 300 {
+			t.Fatalf("%s bench: ran out of ballots after sending %d of 300", secrecy, res.Sent)
+		}
 		if sealed := secrecy == bench.SecrecySealed; sealed != (res.CeremonySeconds > 0) {
 			t.Fatalf("%s bench: key ceremony of %.1f s", secrecy, res.CeremonySeconds)
 		}

@@ -103,6 +103,10 @@ type Result struct {
 	MaxRSSBytes   int64            `json:"node_max_rss_bytes"`
 	DiskBytes     int64            `json:"disk_bytes_added"`
 	BytesPerTx    float64          `json:"disk_bytes_per_tx"`
+	// RanOut reports that every pre-signed ballot was sent before the
+	// window ended: the load stopped early, so the rate is a lower bound
+	// of what the network sustains.
+	RanOut bool `json:"ran_out,omitempty"`
 	// CeremonySeconds is the sealed key ceremony's duration; SignSeconds
 	// the pre-signing (and, sealed, pre-encryption) of every ballot.
 	CeremonySeconds float64 `json:"ceremony_seconds,omitempty"`
@@ -334,6 +338,7 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 
 	var (
 		next      atomic.Int64
+		ranOut    atomic.Bool
 		mu        sync.Mutex
 		commitLat []time.Duration
 		provable  []pendingProof
@@ -380,6 +385,7 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 				}
 				i := next.Add(1) - 1
 				if i >= int64(len(txs)) {
+					ranOut.Store(runCtx.Err() == nil)
 					return
 				}
 				sent := time.Now()
@@ -419,6 +425,7 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 		return nil, err
 	}
 	res.Committed, res.Blocks = committed, blocks
+	res.RanOut = ranOut.Load()
 	res.WindowSeconds = span.Seconds()
 	if span > 0 {
 		res.TPS = float64(committed) / span.Seconds()
