@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cosmos/iavl"
 )
@@ -111,6 +112,7 @@ func (x *ballotIndex) rebuild(t *iavl.ImmutableTree) {
 	x.cancel, x.done = cancel, done
 	go func() {
 		defer close(done)
+		began := time.Now()
 		n, err := x.scan(ctx, t)
 		if err != nil {
 			// Reads keep going to the tree: slower, never wrong.
@@ -122,7 +124,7 @@ func (x *ballotIndex) rebuild(t *iavl.ImmutableTree) {
 		x.mu.Lock()
 		x.ready = true
 		x.mu.Unlock()
-		x.log.Debug("ballot index ready", "ballots", n, "version", version)
+		x.log.Info("ballot index ready", "ballots", n, "height", version, "took", time.Since(began).Round(time.Millisecond))
 	}()
 }
 

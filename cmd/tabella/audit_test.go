@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"fmt"
 	"os"
@@ -144,8 +146,10 @@ func recount(t *testing.T, path string) map[string]int {
 	return sums
 }
 
-// tamperCount adds 1,000 to an option's count in the IAVL fast index, the
-// copy of the latest state that reads are served from.
+// tamperCount adds 768 to an option's count in the newest IAVL leaf that
+// holds it, as an operator with disk access could. Inner nodes keep their
+// stored hashes, so the node serves the altered count without noticing;
+// the next write on that path recomputes the hashes from it.
 func tamperCount(t *testing.T, dir, initiative string, option uint32) {
 	t.Helper()
 	db, err := idb.NewGoLevelDB("tabella", dir)
@@ -153,20 +157,55 @@ func tamperCount(t *testing.T, dir, initiative string, option uint32) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	k := append([]byte("iavl/f"), ledger.CountKey(initiative, option)...)
-	v, err := db.Get(k)
+	// IAVL v1 stores nodes under "s" || uint64be(version) || uint32be(nonce).
+	prefix := []byte("iavl/s")
+	it, err := db.Iterator(prefix, []byte("iavl/t"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v) < 8 {
-		t.Fatalf("no fast-index entry for the count (%x)", v)
+	want := ledger.CountKey(initiative, option)
+	var leafKey, leaf []byte
+	var newest uint64
+	for ; it.Valid(); it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(k) != len(prefix)+12 || len(v) == 0 || v[0] != 0 { // height 0: a leaf
+			continue
+		}
+		if !bytes.Equal(leafStateKey(v), want) {
+			continue
+		}
+		if version := binary.BigEndian.Uint64(k[len(prefix) : len(prefix)+8]); version >= newest {
+			newest, leafKey, leaf = version, bytes.Clone(k), bytes.Clone(v)
+		}
 	}
-	// A fast node ends with the value: the 8-byte big-endian count.
-	v = append([]byte(nil), v...)
-	v[len(v)-2] += 0x03 // +768 in the big-endian count
-	if err := db.Set(k, v); err != nil {
+	it.Close()
+	if leaf == nil {
+		t.Fatalf("no IAVL leaf holds the count %q", want)
+	}
+	// A leaf ends with its value: the 8-byte big-endian count.
+	leaf[len(leaf)-2] += 0x03 // +768
+	if err := db.Set(leafKey, leaf); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// leafStateKey is the state key of an encoded IAVL v1 leaf: varint
+// height (0), varint size, then the length-prefixed key.
+func leafStateKey(leaf []byte) []byte {
+	_, n1 := binary.Varint(leaf)
+	if n1 <= 0 {
+		return nil
+	}
+	_, n2 := binary.Varint(leaf[n1:])
+	if n2 <= 0 {
+		return nil
+	}
+	l, n3 := binary.Uvarint(leaf[n1+n2:])
+	start := n1 + n2 + n3
+	if n3 <= 0 || uint64(len(leaf)-start) < l {
+		return nil
+	}
+	return leaf[start : start+int(l)]
 }
 
 // newVoter creates a key and a demo-registry credential for an adult of
