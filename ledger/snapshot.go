@@ -23,7 +23,7 @@ const SnapshotFormat = 1
 // ExportVersion writes the committed state at version to w. It may run
 // concurrently with block execution.
 func (l *Ledger) ExportVersion(version int64, w io.Writer) error {
-	t, err := l.tree.GetImmutable(version)
+	t, err := l.reader.GetImmutable(version)
 	if err != nil {
 		return fmt.Errorf("open version %d: %w", version, err)
 	}

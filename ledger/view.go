@@ -36,7 +36,7 @@ func (l *Ledger) View(height int64) (*View, error) {
 	if height < 0 || height > latest.Version() {
 		return nil, fmt.Errorf("%w: %d (latest is %d)", ErrNoSuchHeight, height, latest.Version())
 	}
-	t, err := l.tree.GetImmutable(height)
+	t, err := l.reader.GetImmutable(height)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %d: %v", ErrNoSuchHeight, height, err)
 	}
