@@ -66,13 +66,20 @@ func (x *ballotIndex) mayHold(key []byte) bool {
 
 // add records committed keys; keys that are not ballot keys are ignored.
 func (x *ballotIndex) add(keys ...[]byte) {
+	hashes := make([]uint64, 0, len(keys))
+	for _, k := range keys {
+		if bytes.HasPrefix(k, ballotKeyPrefix) {
+			hashes = append(hashes, maphash.Bytes(x.seed, k))
+		}
+	}
+	x.addHashes(hashes)
+}
+
+func (x *ballotIndex) addHashes(hashes []uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for _, k := range keys {
-		if !bytes.HasPrefix(k, ballotKeyPrefix) {
-			continue
-		}
-		x.addLocked(maphash.Bytes(x.seed, k))
+	for _, h := range hashes {
+		x.addLocked(h)
 	}
 }
 
@@ -134,20 +141,22 @@ func (x *ballotIndex) scan(ctx context.Context, t *iavl.ImmutableTree) (int, err
 		return 0, fmt.Errorf("iterate ballots: %w", err)
 	}
 	defer it.Close()
+	// Keys are hashed as the iterator yields them and added a batch at a
+	// time, so that Commit and readers wait for the lock only briefly.
 	n := 0
-	batch := make([][]byte, 0, 1024)
+	batch := make([]uint64, 0, 1024)
 	for ; it.Valid(); it.Next() {
-		batch = append(batch, bytes.Clone(it.Key()))
+		batch = append(batch, maphash.Bytes(x.seed, it.Key()))
 		if len(batch) == cap(batch) {
 			if err := ctx.Err(); err != nil {
 				return n, err
 			}
-			x.add(batch...)
+			x.addHashes(batch)
 			n += len(batch)
 			batch = batch[:0]
 		}
 	}
-	x.add(batch...)
+	x.addHashes(batch)
 	n += len(batch)
 	return n, it.Error()
 }
@@ -160,16 +169,6 @@ func (x *ballotIndex) stop() {
 	x.mu.Unlock()
 	if cancel != nil {
 		cancel()
-		<-done
-	}
-}
-
-// wait blocks until a running scan ends (tests).
-func (x *ballotIndex) wait() {
-	x.mu.RLock()
-	done := x.done
-	x.mu.RUnlock()
-	if done != nil {
 		<-done
 	}
 }

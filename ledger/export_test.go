@@ -2,7 +2,14 @@ package ledger
 
 // WaitBallotIndex waits until the ballot index's background scan of the
 // committed state has ended.
-func (l *Ledger) WaitBallotIndex() { l.ballots.wait() }
+func (l *Ledger) WaitBallotIndex() {
+	l.ballots.mu.RLock()
+	done := l.ballots.done
+	l.ballots.mu.RUnlock()
+	if done != nil {
+		<-done
+	}
+}
 
 // BallotIndexReady reports whether reads of absent ballot keys are answered
 // by the index.

@@ -385,7 +385,12 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 				}
 				i := next.Add(1) - 1
 				if i >= int64(len(txs)) {
-					ranOut.Store(runCtx.Err() == nil)
+					// Only a worker that finds the pool empty inside the
+					// window may say so; one returning after the window
+					// must not clear it.
+					if runCtx.Err() == nil {
+						ranOut.Store(true)
+					}
 					return
 				}
 				sent := time.Now()
