@@ -9,8 +9,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,28 +46,6 @@ type network struct {
 	trust   *client.TrustRoot
 }
 
-// freeBase finds n consecutive free loopback ports.
-func freeBase(t *testing.T, n int) int {
-	t.Helper()
-	for attempt := 0; attempt < 50; attempt++ {
-		base := 20000 + rand.IntN(30000)
-		ok := true
-		for p := base; p < base+n && ok; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free port range")
-	return 0
-}
-
 // startNetwork generates and starts the network. With proxies, every P2P
 // connection from node i to node j goes through its own toxiproxy, so the
 // test can cut links.
@@ -82,7 +58,7 @@ func startNetwork(t *testing.T, withProxies bool, tweak ...func(*app.TestnetOpti
 		t.Fatal(err)
 	}
 	n := &network{t: t, dir: dir, proxies: map[[2]int]*toxiproxy.Proxy{}}
-	opts := app.TestnetOptions{Parties: pf, Output: dir, BasePort: freeBase(t, 60), BlockTime: 300 * time.Millisecond}
+	opts := app.TestnetOptions{Parties: pf, Output: dir, BasePort: proctest.FreeRange(t, 60), BlockTime: 300 * time.Millisecond}
 	for _, f := range tweak {
 		f(&opts)
 	}

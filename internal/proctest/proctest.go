@@ -1,12 +1,11 @@
 // Package proctest runs real tabellad and tabella processes for end-to-end
-// tests: it builds the binaries once, picks free loopback ports, captures
+// tests: it builds the binaries once, reserves loopback ports, captures
 // logs, and kills what it started when the test ends.
 package proctest
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,23 +73,12 @@ func Binaries(t testing.TB) (tabellad, tabella string) {
 	return filepath.Join(binDir, "tabellad"), filepath.Join(binDir, "tabella")
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Ports is a node's set of loopback listen addresses.
 type Ports struct {
 	GRPC, RPC, P2P int
 }
 
-// NewPorts picks three free ports.
+// NewPorts reserves three ports for the rest of the test.
 func NewPorts(t testing.TB) Ports {
 	return Ports{GRPC: FreePort(t), RPC: FreePort(t), P2P: FreePort(t)}
 }
