@@ -22,8 +22,9 @@ import (
 // AppVersion is the application protocol version reported to CometBFT.
 const AppVersion uint64 = 1
 
-// Application is the ABCI application. CometBFT's local client serialises
-// every ABCI call, so the ledger is never driven from two goroutines.
+// Application is the ABCI application. Each ABCI connection serialises its
+// own calls (clientCreator), so CheckTx, on the mempool's connection, runs
+// beside FinalizeBlock, on consensus's; the ledger guards what they share.
 type Application struct {
 	abci.BaseApplication
 

@@ -16,6 +16,7 @@ type Metrics struct {
 	checkTxs       *prometheus.CounterVec
 	apiRejects     *prometheus.CounterVec
 	checkTxSeconds prometheus.Histogram
+	checkTxBatch   prometheus.Histogram
 	blockSeconds   prometheus.Histogram
 	commitSeconds  prometheus.Histogram
 	blockTxs       prometheus.Histogram
@@ -42,6 +43,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "tabella", Name: "checktx_seconds", Help: "CheckTx latency.",
 			Buckets: prometheus.ExponentialBuckets(20e-6, 2, 14),
 		}),
+		checkTxBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "tabella", Name: "checktx_batch_txs",
+			Help:    "Transactions the mempool's connection checked together, their signatures verified in one batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
 		blockSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "tabella", Name: "finalize_block_seconds", Help: "FinalizeBlock latency (execution and IAVL writes).",
 			Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16),
@@ -62,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.txs, m.checkTxs, m.apiRejects, m.checkTxSeconds, m.blockSeconds, m.commitSeconds, m.blockTxs, m.tallyUpdates, m.height} {
+		for _, c := range []prometheus.Collector{m.txs, m.checkTxs, m.apiRejects, m.checkTxSeconds, m.checkTxBatch, m.blockSeconds, m.commitSeconds, m.blockTxs, m.tallyUpdates, m.height} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -92,6 +98,13 @@ func (m *Metrics) observeCheckTx(tx []byte, code ledger.Code, d time.Duration) {
 	}
 	m.checkTxs.WithLabelValues(txType(tx), code.String()).Inc()
 	m.checkTxSeconds.Observe(d.Seconds())
+}
+
+func (m *Metrics) observeCheckBatch(n int) {
+	if m == nil {
+		return
+	}
+	m.checkTxBatch.Observe(float64(n))
 }
 
 // observeAPIReject counts a tx the API refused before it reached CheckTx;

@@ -16,7 +16,6 @@ import (
 	nm "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
-	"github.com/cometbft/cometbft/proxy"
 	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
 	cmttypes "github.com/cometbft/cometbft/types"
 	idb "github.com/cosmos/iavl/db"
@@ -118,10 +117,9 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("load node key: %w", err)
 	}
 	pv := privval.LoadFilePV(comet.PrivValidatorKeyFile(), comet.PrivValidatorStateFile())
+	clients := newClientCreator(application)
 	cmtNode, err := nm.NewNode(comet, pv, nodeKey,
-		// One lock per ABCI connection, not one for all: CheckTx runs
-		// while FinalizeBlock executes; the ledger guards what they share.
-		proxy.NewConnSyncLocalClientCreator(application),
+		clients,
 		nm.DefaultGenesisDocProviderFunc(comet),
 		cmtcfg.DefaultDBProvider,
 		nm.DefaultMetricsProvider(comet.Instrumentation),
@@ -131,6 +129,10 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 		db.Close()
 		return nil, fmt.Errorf("create CometBFT node: %w", err)
 	}
+	mempool, limits := cmtNode.Mempool(), comet.Mempool
+	clients.SetMempoolRoom(func() (int, int64) {
+		return limits.Size - mempool.Size(), limits.MaxTxsBytes - mempool.SizeBytes()
+	})
 	return &Node{home: home, conf: conf, comet: comet, log: log, db: db, ledger: l, app: application, cmt: cmtNode, snapshots: snaps, done: make(chan struct{})}, nil
 }
 
@@ -259,6 +261,9 @@ func (m cometMempool) Submit(ctx context.Context, tx []byte) (ledger.Code, strin
 	}
 	select {
 	case res := <-resCh:
+		if ledger.Code(res.Code) == ledger.CodeMempoolFull {
+			return 0, "", fmt.Errorf("mempool is full, try again shortly: %s", res.Log)
+		}
 		return ledger.Code(res.Code), res.Log, nil
 	case <-ctx.Done():
 		return 0, "", ctx.Err()

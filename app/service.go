@@ -88,6 +88,8 @@ func grpcCode(c ledger.Code) codes.Code {
 		return codes.NotFound
 	case ledger.CodeNotSupported:
 		return codes.Unimplemented
+	case ledger.CodeMempoolFull:
+		return codes.Unavailable
 	case ledger.CodeAlreadyExists, ledger.CodeReplay, ledger.CodeAlreadyVoted, ledger.CodeAlreadyReviewed, ledger.CodeAlreadySigned:
 		return codes.AlreadyExists
 	case ledger.CodeNotOpen, ledger.CodeRevotingDisabled, ledger.CodeProposalClosed, ledger.CodeInitiativeNotActive,

@@ -44,6 +44,23 @@ func (m refusingMempool) Committed(context.Context, []byte) (TxOutcome, bool, er
 // two-party consortium, an organiser and an issuer.
 func newTestService(t *testing.T) (*Service, *Metrics) {
 	t.Helper()
+	l := newTestLedger(t)
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(l, NewCommitEvents(), refusingMempool{t}, nil)
+	svc.Metrics = m
+	return svc, m
+}
+
+// testStart is the time of the test ledger's first block.
+var testStart = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+
+// newTestLedger is a committed one-block ledger with a two-party
+// consortium, an organiser ("city") and an issuer ("registry").
+func newTestLedger(t *testing.T) *ledger.Ledger {
+	t.Helper()
 	l, err := ledger.Open(idb.NewMemDB(), ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +78,7 @@ func newTestService(t *testing.T) (*Service, *Metrics) {
 		Organisers: []*tabellav1.Organiser{{Id: "city", Name: "City", PublicKey: testPub("city")}},
 		Issuers:    []*tabellav1.Issuer{{Id: "registry", Name: "Registry", PublicKey: testPub("registry")}},
 	}
-	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	t0 := testStart
 	if _, _, err := l.InitChain(serviceTestChain, 1, t0, g); err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +88,7 @@ func newTestService(t *testing.T) (*Service, *Metrics) {
 	if _, err := l.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := NewService(l, NewCommitEvents(), refusingMempool{t}, nil)
-	svc.Metrics = m
-	return svc, m
+	return l
 }
 
 // TestBroadcastRefusesBeforeMempool: txs that cannot be valid — empty,

@@ -58,6 +58,9 @@ const (
 	CodeComplaintRejected  Code = 40
 	CodeBadDecryptionShare Code = 41
 	CodeNotTrustee         Code = 42
+	// CodeMempoolFull is a node's answer, not the ledger's: the mempool
+	// filled up while the tx waited to be checked, so it was not checked.
+	CodeMempoolFull Code = 43
 )
 
 var codeNames = map[Code]string{
@@ -104,6 +107,7 @@ var codeNames = map[Code]string{
 	CodeComplaintRejected:   "COMPLAINT_REJECTED",
 	CodeBadDecryptionShare:  "BAD_DECRYPTION_SHARE",
 	CodeNotTrustee:          "NOT_TRUSTEE",
+	CodeMempoolFull:         "MEMPOOL_FULL",
 }
 
 // String returns the code's stable upper-case name, e.g. "BAD_SIGNATURE".

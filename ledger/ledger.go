@@ -356,7 +356,7 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 	for i, raw := range b.Txs {
 		keys[i] = preverifiedKey(raw)
 	}
-	l.preverifyBlock(b.Txs, keys)
+	l.preverifyTxs(b.Txs, keys, l.tree)
 	if err := l.runQueue(ctx); err != nil {
 		return nil, fmt.Errorf("scheduled transitions at height %d: %w", b.Height, err)
 	}
@@ -631,9 +631,39 @@ func (l *Ledger) sigItems(raw []byte, r reader) []sigItem {
 	return items
 }
 
-// preverifyBlock batch-verifies the block's signatures that are not cached.
-// keys are the txs' preverifiedKeys.
-func (l *Ledger) preverifyBlock(txs [][]byte, keys []sigKey) {
+// Preverified reports whether PreVerify, PreVerifyBatch or CheckTx already
+// accepted raw, so its signatures are cached.
+func (l *Ledger) Preverified(raw []byte) bool {
+	return l.sigs.has(preverifiedKey(raw))
+}
+
+// PreVerifyBatch is PreVerify for many txs at once: their signatures share
+// batches spread over every core. The mempool's connection calls it for the
+// txs it is about to check together, most of them gossiped by peers, which
+// did not come through this node's API and would otherwise be verified one
+// at a time in CheckTx. Like PreVerify it only fills caches; CheckTx still
+// gives every verdict.
+func (l *Ledger) PreVerifyBatch(txs [][]byte) {
+	if l.chainID == "" || len(txs) == 0 {
+		return
+	}
+	l.mu.RLock()
+	committed := l.committed
+	l.mu.RUnlock()
+	if committed.Version() == 0 {
+		return // see PreVerify
+	}
+	keys := make([]sigKey, len(txs))
+	for i, raw := range txs {
+		keys[i] = preverifiedKey(raw)
+	}
+	l.preverifyTxs(txs, keys, committed)
+}
+
+// preverifyTxs batch-verifies the signatures, tokens and sealed ballots of
+// txs that are not cached, reading issuer and blind keys in r. keys are the
+// txs' preverifiedKeys.
+func (l *Ledger) preverifyTxs(txs [][]byte, keys []sigKey, r reader) {
 	// Txs this node already accepted in PreVerify or CheckTx have every
 	// signature, token and proof cached: skip decoding them again.
 	todo := txs[:0:0]
@@ -648,11 +678,11 @@ func (l *Ledger) preverifyBlock(txs [][]byte, keys []sigKey) {
 	txs = todo
 	items := make([]sigItem, 0, 2*len(txs))
 	for _, raw := range txs {
-		items = append(items, l.sigItems(raw, l.tree)...)
+		items = append(items, l.sigItems(raw, r)...)
 	}
 	l.sigs.verifyBatch(items)
-	l.preverifyTokens(txs)
-	l.preverifySealed(txs, l.tree)
+	l.preverifyTokens(txs, r)
+	l.preverifySealed(txs, r)
 }
 
 // tokenItem is an anonymous token to verify.
@@ -690,13 +720,14 @@ func (l *Ledger) preverifyToken(raw []byte, r reader) {
 	}
 }
 
-// preverifyTokens verifies a block's anonymous tokens that are not cached
+// preverifyTokens verifies the anonymous tokens of txs that are not cached
 // (a block this node's mempool did not see: catching up, re-executing in
-// an audit) on every core, before sequential execution needs them.
-func (l *Ledger) preverifyTokens(txs [][]byte) {
+// an audit; or gossiped txs about to be checked) on every core, reading
+// blind keys in r, before sequential execution needs them.
+func (l *Ledger) preverifyTokens(txs [][]byte, r reader) {
 	var todo []tokenItem
 	for _, raw := range txs {
-		if it, ok := l.tokenOf(raw, l.tree); ok && !l.sigs.has(tokenKeyOf(it.der, it.msg, it.sig)) {
+		if it, ok := l.tokenOf(raw, r); ok && !l.sigs.has(tokenKeyOf(it.der, it.msg, it.sig)) {
 			todo = append(todo, it)
 		}
 	}
