@@ -236,19 +236,22 @@ func (c *batchingClient) check(batch []*abcicli.ReqRes) {
 		}
 	}
 	for i, rr := range batch {
+		req := rr.Request.GetCheckTx()
+		// A recheck is of a tx already in the mempool: it takes no room.
+		fresh := req.Type == abci.CheckTxType_New
 		var res *abci.ResponseCheckTx
-		if freeTxs < 1 || int64(len(txs[i])) > freeBytes {
+		if fresh && (freeTxs < 1 || int64(len(txs[i])) > freeBytes) {
 			res = &abci.ResponseCheckTx{Code: uint32(ledger.CodeMempoolFull), Codespace: ledger.Codespace, Log: "the mempool is full"}
 		} else {
 			var err error
-			res, err = c.app.CheckTx(context.Background(), rr.Request.GetCheckTx())
+			res, err = c.app.CheckTx(context.Background(), req)
 			if err != nil {
 				// Application.CheckTx gives its verdicts as codes, never
 				// as errors; if that changes, a rejection is the safe
 				// answer.
 				res = &abci.ResponseCheckTx{Code: uint32(ledger.CodeInternal), Codespace: ledger.Codespace, Log: err.Error()}
 			}
-			if res.Code == abci.CodeTypeOK {
+			if fresh && res.Code == abci.CodeTypeOK {
 				freeTxs--
 				freeBytes -= int64(len(txs[i]))
 			}

@@ -271,6 +271,21 @@ func TestBatchingClientMempoolFull(t *testing.T) {
 			t.Errorf("tx %d: %s, want %s", i, code, want)
 		}
 	}
+	// A recheck is of a tx already in the mempool: a full mempool does not
+	// refuse it. (voter-0's ballot is in the check state, so its recheck
+	// is refused as a replay: a real verdict, not MEMPOOL_FULL.)
+	free = 0
+	rr, err := c.CheckTxAsync(context.Background(), &abci.RequestCheckTx{Tx: txs[0], Type: abci.CheckTxType_Recheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code := ledger.Code(rr.Response.GetCheckTx().Code); code != ledger.CodeReplay {
+		t.Errorf("recheck with the mempool full: %s, want %s", code, ledger.CodeReplay)
+	}
+
 	free = 100
 	for i, code := range check(txs[5:]) {
 		if code != ledger.CodeOK {
