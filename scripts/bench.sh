@@ -119,7 +119,13 @@ kpids=()
 for i in 0 1 2 3; do
   h="$OUT/kvnet/node$i"
   kvstore_config "$h" $((28300 + 10 * i)) $((28301 + 10 * i))
-  sed -i -e "s|^persistent_peers = .*|persistent_peers = \"$peers\"|" "$h/config/config.toml"
+  # What tabellad testnet sets beyond the dev node: Prometheus metrics on a
+  # loopback port (CometBFT counts every p2p message and mempool tx in them)
+  # and empty blocks at most every 5 s.
+  sed -i -e "s|^persistent_peers = .*|persistent_peers = \"$peers\"|" \
+         -e 's|^prometheus = false|prometheus = true|' \
+         -e "s|^prometheus_listen_addr = .*|prometheus_listen_addr = \"127.0.0.1:$((28303 + 10 * i))\"|" \
+         -e 's|^create_empty_blocks_interval = .*|create_empty_blocks_interval = "5s"|' "$h/config/config.toml"
   "$CMT" start --home "$h" --proxy_app=persistent_kvstore >"$h.log" 2>&1 &
   kpids+=("$!"); pids+=("$!")
 done
