@@ -95,7 +95,7 @@ func validatorUpdates(vals []ledger.ValidatorUpdate) []abci.ValidatorUpdate {
 func (a *Application) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
 	start := time.Now()
 	r := a.ledger.CheckTx(req.Tx)
-	a.metrics.observeCheckTx(req.Tx, r.Code, time.Since(start))
+	a.metrics.observeCheckTx(req.Tx, r, time.Since(start))
 	resp := &abci.ResponseCheckTx{Code: uint32(r.Code), Log: r.Log}
 	if r.Code != ledger.CodeOK {
 		resp.Codespace = ledger.Codespace

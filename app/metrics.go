@@ -92,11 +92,19 @@ func txType(tx []byte) string {
 
 var msgOneof = (&tabellav1.TxBody{}).ProtoReflect().Descriptor().Oneofs().ByName("msg")
 
-func (m *Metrics) observeCheckTx(tx []byte, code ledger.Code, d time.Duration) {
+// resultType is r's message type, from the ledger when it decoded tx.
+func resultType(tx []byte, r ledger.TxResult) string {
+	if r.Type != "" {
+		return r.Type
+	}
+	return txType(tx)
+}
+
+func (m *Metrics) observeCheckTx(tx []byte, r ledger.TxResult, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.checkTxs.WithLabelValues(txType(tx), code.String()).Inc()
+	m.checkTxs.WithLabelValues(resultType(tx, r), r.Code.String()).Inc()
 	m.checkTxSeconds.Observe(d.Seconds())
 }
 
@@ -124,7 +132,7 @@ func (m *Metrics) observeBlock(txs [][]byte, res *ledger.BlockResult, d time.Dur
 	m.blockSeconds.Observe(d.Seconds())
 	m.blockTxs.Observe(float64(len(txs)))
 	for i, r := range res.TxResults {
-		typ := txType(txs[i])
+		typ := resultType(txs[i], r)
 		m.txs.WithLabelValues(typ, r.Code.String()).Inc()
 		if r.Code == ledger.CodeOK && typ == "cast_ballot" {
 			m.tallyUpdates.Inc()

@@ -56,6 +56,17 @@ type DecodedTx struct {
 	Credential *tabellav1.Credential
 }
 
+// Type is the name of the tx's message: the TxBody oneof field set
+// ("cast_ballot", "create_initiative", …).
+func (d *DecodedTx) Type() string {
+	if fd := d.Body.ProtoReflect().WhichOneof(msgOneof); fd != nil {
+		return string(fd.Name())
+	}
+	return "empty"
+}
+
+var msgOneof = (&tabellav1.TxBody{}).ProtoReflect().Descriptor().Oneofs().ByName("msg")
+
 // unmarshalStrict decodes b into m and rejects unknown fields at any depth:
 // they would be carried into state (and, in the unsigned envelope, let a
 // relay change a tx's hash). The envelope is additionally held to

@@ -61,6 +61,10 @@ type TxResult struct {
 	Code Code
 	Log  string
 	Hash []byte
+	// Type is the tx's message type ("cast_ballot", "create_initiative",
+	// …), or "" when the tx did not decode. It is not part of any hash:
+	// metrics label by it without decoding the tx again.
+	Type string
 }
 
 // BlockResult is the outcome of FinalizeBlock.
@@ -408,10 +412,12 @@ func (l *Ledger) deliverTx(ctx *execCtx, raw []byte, key sigKey) (TxResult, erro
 		if CodeOf(err) == CodeInternal {
 			return TxResult{}, err
 		}
-		return rejection(raw, err), nil
+		r := rejection(raw, err)
+		r.Type = d.Type()
+		return r, nil
 	}
 	ctx.commitChild(cc)
-	return TxResult{Code: CodeOK, Hash: d.Hash}, nil
+	return TxResult{Code: CodeOK, Hash: d.Hash, Type: d.Type()}, nil
 }
 
 func rejection(raw []byte, err error) TxResult {
@@ -536,14 +542,16 @@ func (l *Ledger) CheckTx(raw []byte) TxResult {
 	defer l.checkMu.Unlock()
 	ctx := &execCtx{kv: newOverlay(l.check), chainID: l.chainID, height: height, time: blockTime, sigs: l.sigs}
 	if err := ctx.deliver(d); err != nil {
-		return rejection(raw, err)
+		r := rejection(raw, err)
+		r.Type = d.Type()
+		return r
 	}
 	ctx.kv.mergeInto(l.check)
 	l.sigs.add(key)
 	if !cached {
 		l.decoded.put(key, d)
 	}
-	return TxResult{Code: CodeOK, Hash: d.Hash}
+	return TxResult{Code: CodeOK, Hash: d.Hash, Type: d.Type()}
 }
 
 // decodedCacheSize bounds the decoded txs kept between PreVerify, CheckTx

@@ -341,6 +341,31 @@ func TestCheckTxSeesMempool(t *testing.T) {
 	}
 }
 
+// TestTxResultType: results name the tx's message type wherever the tx
+// decoded, accepted or not, in CheckTx and in blocks, and leave it empty
+// for a tx that did not decode.
+func TestTxResultType(t *testing.T) {
+	w := newWorld(t)
+	create := w.createTx(w.consultation("parks"))
+	res := w.block(create, []byte("garbage"))
+	if got := []string{res.TxResults[0].Type, res.TxResults[1].Type}; got[0] != "create_initiative" || got[1] != "" {
+		t.Errorf("block results' types %q, want create_initiative and empty", got)
+	}
+	for _, c := range []struct {
+		tx   []byte
+		code ledger.Code
+		typ  string
+	}{
+		{w.ballot("alice", "parks", 1, 0), ledger.CodeOK, "cast_ballot"},
+		{w.ballot("alice", "parks", 1, 1), ledger.CodeReplay, "cast_ballot"},
+		{[]byte("garbage"), ledger.CodeMalformedTx, ""},
+	} {
+		if r := w.l.CheckTx(c.tx); r.Code != c.code || r.Type != c.typ {
+			t.Errorf("CheckTx: %s of type %q, want %s of type %q", r.Code, r.Type, c.code, c.typ)
+		}
+	}
+}
+
 func TestDualMajority(t *testing.T) {
 	w := newWorld(t)
 	deadline := w.now.Add(time.Hour).Unix()
