@@ -4,7 +4,8 @@
 #   2. a single-node network: Tabella (`tabellad dev`) and CometBFT's
 #      persistent kvstore, same consensus settings, txs of the same size;
 #      then Tabella with sealed five-option ballots (a fresh dev network);
-#   3. a four-validator network on this machine: the same pair.
+#   3. a four-validator network on this machine: the same pair, BENCH_ROUNDS
+#      times (default 3), alternating.
 # Results go to .bench/*.json and the generated section of
 # docs/performance.md. BENCH_DURATION sets each timed window (default 60s);
 # BENCH_SEALED_VOTERS the sealed ballots encrypted beforehand (default 120000,
@@ -13,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${BENCH_DURATION:-60s}
+ROUNDS=${BENCH_ROUNDS:-3}
 SEALED_VOTERS=${BENCH_SEALED_VOTERS:-120000}
 BT=${BENCH_BLOCK_TIME:-200ms}
 OUT=.bench
@@ -88,52 +90,67 @@ bin/tabella -o json bench kvstore --rpcs 127.0.0.1:29757 --tx-size "$SIZE" --txs
   --concurrency 512 --pid "$pid" --data-dir "$OUT/kv/data" >"$OUT/kvstore-1.json"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
-echo "== four validators: Tabella"
+# The two four-validator networks share two cores with the load generator,
+# and one run of either moves by a quarter from the next on this kind of VM:
+# they run ROUNDS times, alternating, and the report takes the median ratio.
 python3 - "$OUT/parties.yaml" <<'PY'
 import sys, re
 src = open("testnet/parties.yaml").read()
 open(sys.argv[1], "w").write(re.sub(r"\nobservers:.*", "\n", src, flags=re.S))
 PY
-bin/tabellad testnet --parties "$OUT/parties.yaml" --output "$OUT/net" --base-port 28100 --block-time "$BT" >/dev/null
-tpids=()
-for n in city-council regional-office residents-union open-vote-watch; do
-  bin/tabellad start --home "$OUT/net/$n" >"$OUT/net/$n.log" 2>&1 &
-  tpids+=("$!"); pids+=("$!")
-done
-names=(city-council regional-office residents-union open-vote-watch)
-for i in 0 1 2 3; do wait_grpc "127.0.0.1:$((28102 + 10 * i))" "$OUT/net/${names[$i]}.log"; done; sleep 3
-bin/tabella --home "$OUT/net" -o json bench --nodes 127.0.0.1:28102,127.0.0.1:28112,127.0.0.1:28122,127.0.0.1:28132 \
-  --rpc 127.0.0.1:28101 --organiser citizen-services --organiser-key citizen-services \
-  --issuer population-registry --issuer-key population-registry --voters 400000 --duration "$DUR" \
-  --concurrency 4096 $(printf -- '--pid %s ' "${tpids[@]}") --data-dir "$OUT/net/city-council/data" >"$OUT/tabella-4.json"
-for p in "${tpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
 
-echo "== four validators: kvstore"
-"$CMT" testnet --v 4 --o "$OUT/kvnet" --populate-persistent-peers=false >/dev/null
-peers=""
-for i in 0 1 2 3; do
-  id=$("$CMT" show-node-id --home "$OUT/kvnet/node$i")
-  peers="$peers${peers:+,}$id@127.0.0.1:$((28300 + 10 * i))"
+# tabella4 ROUND: a fresh four-validator Tabella network, loaded for DUR.
+tabella4() {
+  bin/tabellad testnet --parties "$OUT/parties.yaml" --output "$OUT/net-$1" --base-port 28100 --block-time "$BT" >/dev/null
+  tpids=()
+  for n in city-council regional-office residents-union open-vote-watch; do
+    bin/tabellad start --home "$OUT/net-$1/$n" >"$OUT/net-$1/$n.log" 2>&1 &
+    tpids+=("$!"); pids+=("$!")
+  done
+  names=(city-council regional-office residents-union open-vote-watch)
+  for i in 0 1 2 3; do wait_grpc "127.0.0.1:$((28102 + 10 * i))" "$OUT/net-$1/${names[$i]}.log"; done; sleep 3
+  bin/tabella --home "$OUT/net-$1" -o json bench --nodes 127.0.0.1:28102,127.0.0.1:28112,127.0.0.1:28122,127.0.0.1:28132 \
+    --rpc 127.0.0.1:28101 --organiser citizen-services --organiser-key citizen-services \
+    --issuer population-registry --issuer-key population-registry --voters 400000 --duration "$DUR" \
+    --concurrency 4096 $(printf -- '--pid %s ' "${tpids[@]}") --data-dir "$OUT/net-$1/city-council/data" >"$OUT/tabella-4-$1.json"
+  for p in "${tpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+}
+
+# kvstore4 ROUND: the same with kvstore, on the same CometBFT settings.
+kvstore4() {
+  "$CMT" testnet --v 4 --o "$OUT/kvnet-$1" --populate-persistent-peers=false >/dev/null
+  peers=""
+  for i in 0 1 2 3; do
+    id=$("$CMT" show-node-id --home "$OUT/kvnet-$1/node$i")
+    peers="$peers${peers:+,}$id@127.0.0.1:$((28300 + 10 * i))"
+  done
+  kpids=()
+  for i in 0 1 2 3; do
+    h="$OUT/kvnet-$1/node$i"
+    kvstore_config "$h" $((28300 + 10 * i)) $((28301 + 10 * i))
+    # What tabellad testnet sets beyond the dev node: Prometheus metrics on a
+    # loopback port (CometBFT counts every p2p message and mempool tx in them)
+    # and empty blocks at most every 5 s.
+    sed -i -e "s|^persistent_peers = .*|persistent_peers = \"$peers\"|" \
+           -e 's|^prometheus = false|prometheus = true|' \
+           -e "s|^prometheus_listen_addr = .*|prometheus_listen_addr = \"127.0.0.1:$((28303 + 10 * i))\"|" \
+           -e 's|^create_empty_blocks_interval = .*|create_empty_blocks_interval = "5s"|' "$h/config/config.toml"
+    "$CMT" start --home "$h" --proxy_app=persistent_kvstore >"$h.log" 2>&1 &
+    kpids+=("$!"); pids+=("$!")
+  done
+  for i in 0 1 2 3; do wait_rpc "127.0.0.1:$((28301 + 10 * i))"; done; sleep 3
+  bin/tabella -o json bench kvstore --rpcs 127.0.0.1:28301,127.0.0.1:28311,127.0.0.1:28321,127.0.0.1:28331 \
+    --tx-size "$SIZE" --txs 1200000 --duration "$DUR" --concurrency 512 $(printf -- '--pid %s ' "${kpids[@]}") \
+    --data-dir "$OUT/kvnet-$1/node0/data" >"$OUT/kvstore-4-$1.json"
+  for p in "${kpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+}
+
+for round in $(seq "$ROUNDS"); do
+  echo "== four validators, round $round of $ROUNDS: Tabella"
+  tabella4 "$round"
+  echo "== four validators, round $round of $ROUNDS: kvstore"
+  kvstore4 "$round"
 done
-kpids=()
-for i in 0 1 2 3; do
-  h="$OUT/kvnet/node$i"
-  kvstore_config "$h" $((28300 + 10 * i)) $((28301 + 10 * i))
-  # What tabellad testnet sets beyond the dev node: Prometheus metrics on a
-  # loopback port (CometBFT counts every p2p message and mempool tx in them)
-  # and empty blocks at most every 5 s.
-  sed -i -e "s|^persistent_peers = .*|persistent_peers = \"$peers\"|" \
-         -e 's|^prometheus = false|prometheus = true|' \
-         -e "s|^prometheus_listen_addr = .*|prometheus_listen_addr = \"127.0.0.1:$((28303 + 10 * i))\"|" \
-         -e 's|^create_empty_blocks_interval = .*|create_empty_blocks_interval = "5s"|' "$h/config/config.toml"
-  "$CMT" start --home "$h" --proxy_app=persistent_kvstore >"$h.log" 2>&1 &
-  kpids+=("$!"); pids+=("$!")
-done
-for i in 0 1 2 3; do wait_rpc "127.0.0.1:$((28301 + 10 * i))"; done; sleep 3
-bin/tabella -o json bench kvstore --rpcs 127.0.0.1:28301,127.0.0.1:28311,127.0.0.1:28321,127.0.0.1:28331 \
-  --tx-size "$SIZE" --txs 1200000 --duration "$DUR" --concurrency 512 $(printf -- '--pid %s ' "${kpids[@]}") \
-  --data-dir "$OUT/kvnet/node0/data" >"$OUT/kvstore-4.json"
-for p in "${kpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
 
 python3 scripts/bench_report.py "$OUT" docs/performance.md "$DUR" "$BT"
 echo "== wrote docs/performance.md"
