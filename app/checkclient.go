@@ -59,9 +59,7 @@ func newClientCreator(app *Application) *clientCreator {
 // NewABCIClient implements proxy.ClientCreator. Every connection gets the
 // batching client; only the mempool's uses CheckTxAsync.
 func (c *clientCreator) NewABCIClient() (abcicli.Client, error) {
-	cl := newBatchingClient(c.app)
-	cl.room = c.room
-	return cl, nil
+	return newBatchingClient(c.app, c.room), nil
 }
 
 // SetMempoolRoom tells the clients how full the mempool is. CometBFT's
@@ -78,7 +76,7 @@ type batchingClient struct {
 	abcicli.Client // the local client: every other call
 
 	app   *Application
-	room  *atomic.Pointer[mempoolRoom] // nil or unset: unbounded
+	room  *atomic.Pointer[mempoolRoom] // unset: unbounded
 	queue chan *abcicli.ReqRes
 	flush chan struct{} // poked by Flush: stop waiting for company
 
@@ -93,10 +91,11 @@ type batchingClient struct {
 	startOnce sync.Once
 }
 
-func newBatchingClient(app *Application) *batchingClient {
+func newBatchingClient(app *Application, room *atomic.Pointer[mempoolRoom]) *batchingClient {
 	c := &batchingClient{
 		Client:   abcicli.NewLocalClient(nil, app),
 		app:      app,
+		room:     room,
 		queue:    make(chan *abcicli.ReqRes, checkQueueLen),
 		flush:    make(chan struct{}, 1),
 		progress: make(chan struct{}),
@@ -230,10 +229,8 @@ func (c *batchingClient) check(batch []*abcicli.ReqRes) {
 	c.app.ledger.PreVerifyBatch(txs)
 	c.app.metrics.observeCheckBatch(len(batch))
 	freeTxs, freeBytes := math.MaxInt, int64(math.MaxInt64)
-	if c.room != nil {
-		if room := c.room.Load(); room != nil {
-			freeTxs, freeBytes = (*room)()
-		}
+	if room := c.room.Load(); room != nil {
+		freeTxs, freeBytes = (*room)()
 	}
 	for i, rr := range batch {
 		req := rr.Request.GetCheckTx()

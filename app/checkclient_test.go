@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,7 +87,7 @@ func checkTestBallot(t *testing.T, voter string, option uint32) []byte {
 // batches, not one tx at a time.
 func TestBatchingClientChecksInOrder(t *testing.T) {
 	a, m := newCheckTestApp(t)
-	c := newBatchingClient(a)
+	c := newBatchingClient(a, new(atomic.Pointer[mempoolRoom]))
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestBatchingClientChecksInOrder(t *testing.T) {
 // requests nobody will answer returns an error, and CheckTxAsync refuses.
 func TestBatchingClientStopped(t *testing.T) {
 	a, _ := newCheckTestApp(t)
-	c := newBatchingClient(a)
+	c := newBatchingClient(a, new(atomic.Pointer[mempoolRoom]))
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestBatchingClientStopped(t *testing.T) {
 	}
 
 	// A client whose worker never runs: its requests stay unanswered.
-	c = newBatchingClient(a)
+	c = newBatchingClient(a, new(atomic.Pointer[mempoolRoom]))
 	if err := c.Client.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tabella/tabella/ledger"
-	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
 
 // Metrics are the application's Prometheus metrics, served beside
@@ -83,14 +82,8 @@ func txType(tx []byte) string {
 	if err != nil {
 		return "undecodable"
 	}
-	fd := body.ProtoReflect().WhichOneof(msgOneof)
-	if fd == nil {
-		return "empty"
-	}
-	return string(fd.Name())
+	return ledger.MsgType(body)
 }
-
-var msgOneof = (&tabellav1.TxBody{}).ProtoReflect().Descriptor().Oneofs().ByName("msg")
 
 // resultType is r's message type, from the ledger when it decoded tx.
 func resultType(tx []byte, r ledger.TxResult) string {

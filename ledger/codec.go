@@ -56,10 +56,13 @@ type DecodedTx struct {
 	Credential *tabellav1.Credential
 }
 
-// Type is the name of the tx's message: the TxBody oneof field set
-// ("cast_ballot", "create_initiative", …).
-func (d *DecodedTx) Type() string {
-	if fd := d.Body.ProtoReflect().WhichOneof(msgOneof); fd != nil {
+// Type is the name of the tx's message (MsgType).
+func (d *DecodedTx) Type() string { return MsgType(d.Body) }
+
+// MsgType names a body's message: the TxBody oneof field set
+// ("cast_ballot", "create_initiative", …), or "empty".
+func MsgType(body *tabellav1.TxBody) string {
+	if fd := body.ProtoReflect().WhichOneof(msgOneof); fd != nil {
 		return string(fd.Name())
 	}
 	return "empty"
