@@ -40,6 +40,11 @@ type Config struct {
 	// more often instead of letting the process grow. 0 sets none; the
 	// GOMEMLIMIT environment variable, when set, wins.
 	MemoryLimitMiB int `toml:"memory_limit_mib"`
+	// GCPercent is the garbage collector's pace (runtime/debug.SetGCPercent,
+	// Go's GOGC): the heap may grow by that percentage of the live heap
+	// before the next collection. 0 or less keeps Go's default of 100; the
+	// GOGC environment variable, when set, wins.
+	GCPercent int `toml:"gc_percent"`
 }
 
 // DefaultConfig returns the settings a new home starts with.
@@ -56,6 +61,13 @@ func DefaultConfig() Config {
 		// the collector's default pace the process would grow past
 		// 1 GiB (docs/performance.md).
 		MemoryLimitMiB: 900,
+		// A validator's live heap is mostly long-lived IAVL nodes and
+		// caches, so a collection at Go's default pace marks much and
+		// frees little: the collector was a fifth of a loaded
+		// validator's CPU. Collecting half as often gave four validators
+		// about a tenth more ballots per second; the memory limit above
+		// still bounds the process (docs/performance.md).
+		GCPercent: 200,
 	}
 }
 

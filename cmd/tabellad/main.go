@@ -141,9 +141,12 @@ func runNode(ctx context.Context, home string, ready func(*app.Node) error) erro
 	if err != nil {
 		return err
 	}
-	// A process-wide setting, so the binary sets it, not the app package.
+	// Process-wide settings, so the binary sets them, not the app package.
 	if mib := n.Config().MemoryLimitMiB; mib > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(mib) << 20)
+	}
+	if pct := n.Config().GCPercent; pct > 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(pct)
 	}
 	if err := n.Start(ctx); err != nil {
 		_ = n.Stop()
