@@ -592,12 +592,16 @@ func (l *Ledger) PreVerify(raw []byte) error {
 		// which the first block is changing: CheckTx decides alone.
 		return nil
 	}
-	if items := l.sigItems(raw, committed); len(items) > 0 {
-		l.batcher.Verify(items)
-	}
-	l.preverifyToken(raw, committed)
-	if it, ok := l.sealedOf(raw, committed); ok {
-		_, _ = VerifySealedBallot(l.sigs, l.chainID, it.st, it.voter, it.raw)
+	if e, ok := parseEnvelope(raw); ok {
+		if items := l.sigItems(e, committed); len(items) > 0 {
+			l.batcher.Verify(items)
+		}
+		if it, ok := l.tokenOf(e, committed); ok {
+			l.sigs.VerifyToken(it.der, it.msg, it.sig)
+		}
+		if it, ok := l.sealedOf(e, committed); ok {
+			_, _ = VerifySealedBallot(l.sigs, l.chainID, it.st, it.voter, it.raw)
+		}
 	}
 	// With the signatures cached, decoding gives CheckTx's verdict on the
 	// envelope and the signature.
@@ -611,20 +615,31 @@ func (l *Ledger) PreVerify(raw []byte) error {
 	return nil
 }
 
+// envelope is a tx decoded as far as pre-verification needs: its one
+// signature and its message. Pre-verification decodes each tx once into
+// it and finds there the signatures, token and sealed ballot it verifies.
+type envelope struct {
+	tx   tabellav1.Tx
+	body tabellav1.TxBody
+}
+
+// parseEnvelope decodes raw into an envelope. ok is false for anything
+// malformed, which has nothing worth verifying ahead: execution rejects it
+// with the proper error.
+func parseEnvelope(raw []byte) (e *envelope, ok bool) {
+	e = new(envelope)
+	if len(raw) > MaxTxBytes || proto.Unmarshal(raw, &e.tx) != nil || len(e.tx.Signatures) != 1 || proto.Unmarshal(e.tx.Body, &e.body) != nil {
+		return nil, false
+	}
+	return e, true
+}
+
 // sigItems lists a tx's signature and, for a ballot, its credential's
 // signature under the issuer key found in r.
-func (l *Ledger) sigItems(raw []byte, r reader) []sigItem {
-	var tx tabellav1.Tx
-	if len(raw) > MaxTxBytes || proto.Unmarshal(raw, &tx) != nil || len(tx.Signatures) != 1 {
-		return nil
-	}
-	s := tx.Signatures[0]
-	items := []sigItem{{pub: s.PublicKey, msg: TxSignBytes(l.chainID, tx.Body), sig: s.Signature}}
-	var body tabellav1.TxBody
-	if proto.Unmarshal(tx.Body, &body) != nil {
-		return items
-	}
-	cb := body.GetCastBallot()
+func (l *Ledger) sigItems(e *envelope, r reader) []sigItem {
+	s := e.tx.Signatures[0]
+	items := []sigItem{{pub: s.PublicKey, msg: TxSignBytes(l.chainID, e.tx.Body), sig: s.Signature}}
+	cb := e.body.GetCastBallot()
 	if cb == nil || cb.Credential == nil {
 		return items
 	}
@@ -674,23 +689,25 @@ func (l *Ledger) PreVerifyBatch(txs [][]byte) {
 func (l *Ledger) preverifyTxs(txs [][]byte, keys []sigKey, r reader) {
 	// Txs this node already accepted in PreVerify or CheckTx have every
 	// signature, token and proof cached: skip decoding them again.
-	todo := txs[:0:0]
+	envs := make([]*envelope, 0, len(txs))
 	for i, raw := range txs {
-		if !l.sigs.has(keys[i]) {
-			todo = append(todo, raw)
+		if l.sigs.has(keys[i]) {
+			continue
+		}
+		if e, ok := parseEnvelope(raw); ok {
+			envs = append(envs, e)
 		}
 	}
-	if len(todo) == 0 {
+	if len(envs) == 0 {
 		return
 	}
-	txs = todo
-	items := make([]sigItem, 0, 2*len(txs))
-	for _, raw := range txs {
-		items = append(items, l.sigItems(raw, r)...)
+	items := make([]sigItem, 0, 2*len(envs))
+	for _, e := range envs {
+		items = append(items, l.sigItems(e, r)...)
 	}
 	l.sigs.verifyBatch(items)
-	l.preverifyTokens(txs, r)
-	l.preverifySealed(txs, r)
+	l.preverifyTokens(envs, r)
+	l.preverifySealed(envs, r)
 }
 
 // tokenItem is an anonymous token to verify.
@@ -699,16 +716,8 @@ type tokenItem struct{ der, msg, sig []byte }
 // tokenOf finds an anonymous ballot's token and the blind key it must
 // verify under in r; ok is false for anything else, or anything malformed,
 // which execution rejects with the proper error.
-func (l *Ledger) tokenOf(raw []byte, r reader) (tokenItem, bool) {
-	var tx tabellav1.Tx
-	if len(raw) > MaxTxBytes || proto.Unmarshal(raw, &tx) != nil || len(tx.Signatures) != 1 {
-		return tokenItem{}, false
-	}
-	var body tabellav1.TxBody
-	if proto.Unmarshal(tx.Body, &body) != nil {
-		return tokenItem{}, false
-	}
-	cb := body.GetCastBallot()
+func (l *Ledger) tokenOf(e *envelope, r reader) (tokenItem, bool) {
+	cb := e.body.GetCastBallot()
 	if cb.GetToken() == nil || !ValidID(cb.InitiativeId) || !ValidID(cb.Token.IssuerId) {
 		return tokenItem{}, false
 	}
@@ -716,26 +725,17 @@ func (l *Ledger) tokenOf(raw []byte, r reader) (tokenItem, bool) {
 	if ok, err := getProto(r, BlindKeyKey(cb.InitiativeId, cb.Token.IssuerId), &bk); err != nil || !ok {
 		return tokenItem{}, false
 	}
-	return tokenItem{bk.RsaPublicKey, TokenMessage(l.chainID, cb.InitiativeId, tx.Signatures[0].PublicKey), cb.Token.Signature}, true
-}
-
-// preverifyToken verifies an anonymous ballot's token under the blind key
-// found in r into the cache, so that CheckTx and FinalizeBlock find it
-// there.
-func (l *Ledger) preverifyToken(raw []byte, r reader) {
-	if it, ok := l.tokenOf(raw, r); ok {
-		l.sigs.VerifyToken(it.der, it.msg, it.sig)
-	}
+	return tokenItem{bk.RsaPublicKey, TokenMessage(l.chainID, cb.InitiativeId, e.tx.Signatures[0].PublicKey), cb.Token.Signature}, true
 }
 
 // preverifyTokens verifies the anonymous tokens of txs that are not cached
 // (a block this node's mempool did not see: catching up, re-executing in
 // an audit; or gossiped txs about to be checked) on every core, reading
 // blind keys in r, before sequential execution needs them.
-func (l *Ledger) preverifyTokens(txs [][]byte, r reader) {
+func (l *Ledger) preverifyTokens(envs []*envelope, r reader) {
 	var todo []tokenItem
-	for _, raw := range txs {
-		if it, ok := l.tokenOf(raw, r); ok && !l.sigs.has(tokenKeyOf(it.der, it.msg, it.sig)) {
+	for _, e := range envs {
+		if it, ok := l.tokenOf(e, r); ok && !l.sigs.has(tokenKeyOf(it.der, it.msg, it.sig)) {
 			todo = append(todo, it)
 		}
 	}

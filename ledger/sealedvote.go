@@ -318,16 +318,8 @@ type sealedItem struct {
 // sealedOf finds a sealed ballot and its initiative's ready key in r; ok
 // is false for anything else or anything malformed, which execution
 // rejects with the proper error.
-func (l *Ledger) sealedOf(raw []byte, r reader) (sealedItem, bool) {
-	var tx tabellav1.Tx
-	if len(raw) > MaxTxBytes || proto.Unmarshal(raw, &tx) != nil || len(tx.Signatures) != 1 {
-		return sealedItem{}, false
-	}
-	var body tabellav1.TxBody
-	if proto.Unmarshal(tx.Body, &body) != nil {
-		return sealedItem{}, false
-	}
-	cb := body.GetCastBallot()
+func (l *Ledger) sealedOf(e *envelope, r reader) (sealedItem, bool) {
+	cb := e.body.GetCastBallot()
 	if len(cb.GetSealedBallot()) == 0 || !ValidID(cb.InitiativeId) {
 		return sealedItem{}, false
 	}
@@ -335,7 +327,7 @@ func (l *Ledger) sealedOf(raw []byte, r reader) (sealedItem, bool) {
 	if ok, err := getProto(r, SealedKey(cb.InitiativeId), &st); err != nil || !ok || st.Status != ceremonyReady {
 		return sealedItem{}, false
 	}
-	return sealedItem{&st, tx.Signatures[0].PublicKey, cb.SealedBallot}, true
+	return sealedItem{&st, e.tx.Signatures[0].PublicKey, cb.SealedBallot}, true
 }
 
 // preverifySealed verifies a block's sealed ballots on every core before
@@ -343,10 +335,10 @@ func (l *Ledger) sealedOf(raw []byte, r reader) (sealedItem, bool) {
 // already verified is a cache hit here too). Only the outcome "valid" is
 // cached, and it is a pure function of the hashed inputs, so this changes
 // nothing but the time a block takes.
-func (l *Ledger) preverifySealed(txs [][]byte, r reader) {
+func (l *Ledger) preverifySealed(envs []*envelope, r reader) {
 	var todo []sealedItem
-	for _, raw := range txs {
-		if it, ok := l.sealedOf(raw, r); ok {
+	for _, e := range envs {
+		if it, ok := l.sealedOf(e, r); ok {
 			todo = append(todo, it)
 		}
 	}
