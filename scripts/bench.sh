@@ -2,10 +2,11 @@
 # The standard benchmark set behind docs/performance.md (`make bench`):
 #   1. Go benchmarks: block execution and raw ed25519 verification;
 #   2. a single-node network: Tabella (`tabellad dev`) and CometBFT's
-#      persistent kvstore, same consensus settings, txs of the same size;
-#      then Tabella with sealed five-option ballots (a fresh dev network);
+#      persistent kvstore, same consensus settings, txs of the same size,
+#      BENCH_ROUNDS times (default 3), alternating; then Tabella with sealed
+#      five-option ballots (a fresh dev network);
 #   3. a four-validator network on this machine: the same pair, BENCH_ROUNDS
-#      times (default 3), alternating.
+#      times, alternating.
 # Results go to .bench/*.json and the generated section of
 # docs/performance.md. BENCH_DURATION sets each timed window (default 60s);
 # BENCH_SEALED_VOTERS the sealed ballots encrypted beforehand (default 120000,
@@ -59,14 +60,42 @@ echo "== Go benchmarks"
 { go test ./ledger -run '^$' -bench '^BenchmarkFinalizeBlock(AfterCheckTx)?$' -benchtime 20x -count 3
   go test ./ledger -run '^$' -bench 'Ed25519' -benchtime 1s -count 3; } | tee "$OUT/gobench.txt"
 
-echo "== single node: Tabella"
-bin/tabellad dev --home "$OUT/dev" --block-time "$BT" --grpc 127.0.0.1:29090 --rpc tcp://127.0.0.1:29657 --p2p tcp://127.0.0.1:29656 >"$OUT/dev.log" 2>&1 &
-pid=$!; pids+=("$pid")
-wait_grpc 127.0.0.1:29090 "$OUT/dev.log"; sleep 2
-bin/tabella --home "$OUT/dev" --node 127.0.0.1:29090 -o json bench --voters 600000 --duration "$DUR" \
-  --concurrency 4096 --pid "$pid" --data-dir "$OUT/dev/data" >"$OUT/tabella-1.json"
-kill "$pid"; wait "$pid" 2>/dev/null || true
-SIZE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx_bytes"])' "$OUT/tabella-1.json")
+# One run of either application moves by a quarter or more from the next on
+# a shared VM, so each network's pair runs ROUNDS times, alternating, and the
+# report takes the median ratio. Every run starts from a fresh home.
+
+# tabella1 N: a fresh single-node dev network under load.
+tabella1() {
+  local home="$OUT/dev-$1"
+  bin/tabellad dev --home "$home" --block-time "$BT" --grpc 127.0.0.1:29090 --rpc tcp://127.0.0.1:29657 --p2p tcp://127.0.0.1:29656 >"$home.log" 2>&1 &
+  local pid=$!; pids+=("$pid")
+  wait_grpc 127.0.0.1:29090 "$home.log"; sleep 2
+  bin/tabella --home "$home" --node 127.0.0.1:29090 -o json bench --voters 600000 --duration "$DUR" \
+    --concurrency 4096 --pid "$pid" --data-dir "$home/data" >"$OUT/tabella-1-$1.json"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+# kvstore1 N: a fresh single-node kvstore network under load, txs of SIZE bytes.
+kvstore1() {
+  local home="$OUT/kv-$1"
+  "$CMT" init --home "$home" >/dev/null 2>&1
+  kvstore_config "$home" 29756 29757
+  "$CMT" start --home "$home" --proxy_app=persistent_kvstore >"$home.log" 2>&1 &
+  local pid=$!; pids+=("$pid")
+  wait_rpc 127.0.0.1:29757; sleep 2
+  bin/tabella -o json bench kvstore --rpcs 127.0.0.1:29757 --tx-size "$SIZE" --txs 1200000 --duration "$DUR" \
+    --concurrency 512 --pid "$pid" --data-dir "$home/data" >"$OUT/kvstore-1-$1.json"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+for round in $(seq "$ROUNDS"); do
+  echo "== single node, round $round of $ROUNDS: Tabella"
+  tabella1 "$round"
+  # kvstore's txs take the size of Tabella's ballots.
+  SIZE=${SIZE:-$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx_bytes"])' "$OUT/tabella-1-1.json")}
+  echo "== single node, round $round of $ROUNDS: kvstore ($SIZE-byte txs)"
+  kvstore1 "$round"
+done
 
 echo "== single node: Tabella, sealed 5-option ballots ($SEALED_VOTERS encrypted beforehand)"
 # A fresh dev network on the same ports: its home holds the four parties'
@@ -80,19 +109,7 @@ bin/tabella --home "$OUT/dev-sealed" --node 127.0.0.1:29090 -o json bench --secr
   --voters "$SEALED_VOTERS" --duration "$DUR" --concurrency 2048 --pid "$pid" --data-dir "$OUT/dev-sealed/data" >"$OUT/tabella-sealed-1.json"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
-echo "== single node: kvstore ($SIZE-byte txs)"
-"$CMT" init --home "$OUT/kv" >/dev/null 2>&1
-kvstore_config "$OUT/kv" 29756 29757
-"$CMT" start --home "$OUT/kv" --proxy_app=persistent_kvstore >"$OUT/kv.log" 2>&1 &
-pid=$!; pids+=("$pid")
-wait_rpc 127.0.0.1:29757; sleep 2
-bin/tabella -o json bench kvstore --rpcs 127.0.0.1:29757 --tx-size "$SIZE" --txs 1200000 --duration "$DUR" \
-  --concurrency 512 --pid "$pid" --data-dir "$OUT/kv/data" >"$OUT/kvstore-1.json"
-kill "$pid"; wait "$pid" 2>/dev/null || true
-
-# The two four-validator networks share two cores with the load generator,
-# and one run of either moves by a quarter from the next on this kind of VM:
-# they run ROUNDS times, alternating, and the report takes the median ratio.
+# The two four-validator networks share two cores with the load generator.
 python3 - "$OUT/parties.yaml" <<'PY'
 import sys, re
 src = open("testnet/parties.yaml").read()

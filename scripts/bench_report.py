@@ -45,44 +45,44 @@ def row(label, r):
         r.get("disk_bytes_per_tx", 0), rej)
 
 
-def ratio(a, b):
-    if a and b and b["committed_per_second"]:
-        return "%.2f×" % (a["committed_per_second"] / b["committed_per_second"])
-    return "n/a"
+def load_rounds(nodes):
+    """The alternating rounds of one network size (bench.sh ROUNDS), as
+    (tabella, kvstore) pairs."""
+    rounds = []
+    while True:
+        n = len(rounds) + 1
+        t, k = load("tabella-%d-%d.json" % (nodes, n)), load("kvstore-%d-%d.json" % (nodes, n))
+        if not t and not k:
+            return rounds
+        rounds.append((t, k))
 
 
-t1, k1 = (load(n) for n in ("tabella-1.json", "kvstore-1.json"))
-# Four-validator rounds, alternating Tabella and kvstore (bench.sh ROUNDS).
-rounds = []
-while True:
-    n = len(rounds) + 1
-    t, k = load("tabella-4-%d.json" % n), load("kvstore-4-%d.json" % n)
-    if not t and not k:
-        break
-    rounds.append((t, k))
+one, four = load_rounds(1), load_rounds(4)
 
 
-def four_rows():
+def round_rows(rounds, what):
     if not rounds:
-        return row("Tabella, 4 validators", None) + "\n" + row("kvstore, 4 validators", None)
+        return row("Tabella, " + what, None) + "\n" + row("kvstore, " + what, None)
     out = []
     for i, (t, k) in enumerate(rounds, 1):
         tag = " (round %d)" % i if len(rounds) > 1 else ""
-        out += [row("Tabella, 4 validators" + tag, t), row("kvstore, 4 validators" + tag, k)]
+        out += [row("Tabella, " + what + tag, t), row("kvstore, " + what + tag, k)]
     return "\n".join(out)
 
 
-def four_ratio():
+def median_ratio(rounds, what):
     """The median of the rounds' ratios, and each round's."""
     rs = [t["committed_per_second"] / k["committed_per_second"] for t, k in rounds
           if t and k and k["committed_per_second"]]
     if not rs:
-        return "**n/a** on four validators"
+        return "**n/a** on " + what
     if len(rs) == 1:
-        return "**%.2f×** on four validators" % rs[0]
+        return "**%.2f×** on %s" % (rs[0], what)
     med = sorted(rs)[len(rs) // 2] if len(rs) % 2 else sum(sorted(rs)[len(rs) // 2 - 1:len(rs) // 2 + 1]) / 2
-    return "**%.2f×** on four validators (the median of %d alternating rounds: %s)" % (
-        med, len(rs), ", ".join("%.2f×" % r for r in rs))
+    return "**%.2f×** on %s (the median of %d alternating rounds: %s)" % (
+        med, what, len(rs), ", ".join("%.2f×" % r for r in rs))
+
+
 s1 = load("tabella-sealed-1.json")
 sealed_opts = (s1 or {}).get("options") or 5
 
@@ -137,17 +137,16 @@ encrypted to the trustees' joint key with its validity proofs, and is signed
 like a public one. Tabella is loaded over its gRPC API with up to 4096 public
 (2048 sealed) ballots in flight, each waiting for its commit; kvstore over
 CometBFT's RPC (`broadcast_tx_sync`, 512 in flight). Disk is measured on one
-node's data directory. The four-validator networks run {len(rounds)} times, alternating,
-since one run of either moves by a quarter from the next on a shared VM.
+node's data directory. Each pair of networks runs {max(len(one), len(four))} times, alternating,
+since one run of either moves by a quarter or more from the next on a shared VM.
 
 | network | committed | in window | cast→committed p50/p95/p99/max | cast→provable p50/p95/p99/max | node CPU / max RSS | disk per tx per node | rejected |
 |---|---|---|---|---|---|---|---|
-{row("Tabella, 1 node", t1)}
-{row("kvstore, 1 node", k1)}
+{round_rows(one, "1 node")}
 {row("Tabella, 1 node, sealed %d-option ballots" % sealed_opts, s1)}
-{four_rows()}
+{round_rows(four, "4 validators")}
 
-Tabella / kvstore at equal tx size: **{ratio(t1, k1)}** on one node, {four_ratio()}.
+Tabella / kvstore at equal tx size: {median_ratio(one, "one node")}; {median_ratio(four, "four validators")}.
 
 {sealed_line(s1)}
 
