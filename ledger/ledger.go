@@ -257,7 +257,7 @@ func (l *Ledger) resetCheck(committed reader) {
 		committed = genesis
 	}
 	l.checkMu.Lock()
-	l.check = newOverlay(ballotFiltered{committed, l.ballots})
+	l.check = newOverlay(newMemoReader(ballotFiltered{committed, l.ballots}))
 	l.checkMu.Unlock()
 }
 
@@ -352,7 +352,7 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 	if want := l.tree.WorkingVersion(); b.Height != want {
 		return nil, fmt.Errorf("FinalizeBlock at height %d, the ledger expects %d", b.Height, want)
 	}
-	ctx := &execCtx{kv: newOverlay(ballotFiltered{l.tree, l.ballots}), chainID: l.chainID, height: b.Height, time: b.Time.Unix(), blockHash: b.Hash, tallyLeft: TallyReadsPerBlock, sigs: l.sigs}
+	ctx := &execCtx{kv: newOverlay(newMemoReader(ballotFiltered{l.tree, l.ballots})), chainID: l.chainID, height: b.Height, time: b.Time.Unix(), blockHash: b.Hash, tallyLeft: TallyReadsPerBlock, sigs: l.sigs}
 	// Verify every signature of the block in batches across cores first;
 	// sequential execution then finds them cached. Signatures already
 	// verified by PreVerify or CheckTx are not verified again.
