@@ -56,8 +56,8 @@ func (o *overlay) mergeInto(dst *overlay) {
 // (written only after the block's last tx), or CheckTx between two commits
 // over the committed version. Every ballot reads the same few keys (its
 // initiative's header, its credential's issuer), and each read in an IAVL
-// tree walks from the root through the node cache; remembering them took
-// about 3% of a loaded validator's CPU. Ballot keys are read once per voter,
+// tree walks from the root through the node cache: those walks were about
+// 3% of a loaded validator's CPU. Ballot keys are read once per voter,
 // so they pass through without being remembered. It is not safe for
 // concurrent use; its scope's lock covers it.
 type memoReader struct {
