@@ -63,10 +63,9 @@ func DefaultConfig() Config {
 		MemoryLimitMiB: 900,
 		// A validator's live heap is mostly long-lived IAVL nodes and
 		// caches, so a collection at Go's default pace marks much and
-		// frees little: the collector was a fifth of a loaded
-		// validator's CPU. Collecting half as often gave four validators
-		// about a tenth more ballots per second; the memory limit above
-		// still bounds the process (docs/performance.md).
+		// frees little: the collector's marking was a fifth of a loaded
+		// validator's CPU, and about a tenth at 200. The memory limit
+		// above still bounds the process (docs/performance.md).
 		GCPercent: 200,
 	}
 }
