@@ -64,7 +64,7 @@ func DefaultConfig() Config {
 		// A validator's live heap is mostly long-lived IAVL nodes and
 		// caches, so a collection at Go's default pace marks much and
 		// frees little: the collector's marking was a fifth of a loaded
-		// validator's CPU, and about a tenth at 200. The memory limit
+		// validator's CPU, and a seventh at 200. The memory limit
 		// above still bounds the process (docs/performance.md).
 		GCPercent: 200,
 	}
