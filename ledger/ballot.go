@@ -63,7 +63,7 @@ func votingOpen(id string, in *tabellav1.Initiative) error {
 // and, per selection, a count (and a budget project's cost): its cost
 // grows with the selections, not with the options.
 func (c *execCtx) castBallot(d *DecodedTx, m *tabellav1.CastBallot) error {
-	in, err := c.header(m.InitiativeId)
+	in, err := c.headerView(m.InitiativeId) // read only: castBallot never changes the initiative
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ type execCtx struct {
 	tallyLeft int
 	// sigs caches verified signatures (nil: verify every time).
 	sigs *SigCache
+	// views keeps decoded headers for reading only, shared by the txs of
+	// one memo reader's scope (nil: decode every time).
+	views *viewCache
 }
 
 func (c *execCtx) get(key []byte, m proto.Message) (bool, error) {

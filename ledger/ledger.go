@@ -101,8 +101,10 @@ type Ledger struct {
 	genesis *overlay
 
 	// check is CheckTx's overlay: committed state plus the effects of
-	// every tx the mempool accepted since the last commit.
-	check *overlay
+	// every tx the mempool accepted since the last commit. checkViews
+	// holds the headers CheckTx decoded in the same scope.
+	check      *overlay
+	checkViews *viewCache
 
 	// ballots answers reads of absent ballot keys from memory;
 	// pendingBallots are the ballot keys the pending block wrote, added to
@@ -258,6 +260,7 @@ func (l *Ledger) resetCheck(committed reader) {
 	}
 	l.checkMu.Lock()
 	l.check = newOverlay(newMemoReader(ballotFiltered{committed, l.ballots}))
+	l.checkViews = newViewCache()
 	l.checkMu.Unlock()
 }
 
@@ -352,7 +355,7 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 	if want := l.tree.WorkingVersion(); b.Height != want {
 		return nil, fmt.Errorf("FinalizeBlock at height %d, the ledger expects %d", b.Height, want)
 	}
-	ctx := &execCtx{kv: newOverlay(newMemoReader(ballotFiltered{l.tree, l.ballots})), chainID: l.chainID, height: b.Height, time: b.Time.Unix(), blockHash: b.Hash, tallyLeft: TallyReadsPerBlock, sigs: l.sigs}
+	ctx := &execCtx{kv: newOverlay(newMemoReader(ballotFiltered{l.tree, l.ballots})), chainID: l.chainID, height: b.Height, time: b.Time.Unix(), blockHash: b.Hash, tallyLeft: TallyReadsPerBlock, sigs: l.sigs, views: newViewCache()}
 	// Verify every signature of the block in batches across cores first;
 	// sequential execution then finds them cached. Signatures already
 	// verified by PreVerify or CheckTx are not verified again.
@@ -540,7 +543,7 @@ func (l *Ledger) CheckTx(raw []byte) TxResult {
 	l.mu.RUnlock()
 	l.checkMu.Lock()
 	defer l.checkMu.Unlock()
-	ctx := &execCtx{kv: newOverlay(l.check), chainID: l.chainID, height: height, time: blockTime, sigs: l.sigs}
+	ctx := &execCtx{kv: newOverlay(l.check), chainID: l.chainID, height: height, time: blockTime, sigs: l.sigs, views: l.checkViews}
 	if err := ctx.deliver(d); err != nil {
 		r := rejection(raw, err)
 		r.Type = d.Type()

@@ -3,6 +3,8 @@ package ledger
 import (
 	"errors"
 	"testing"
+
+	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
 
 // countingReader is a map of values that counts reads per key and can fail.
@@ -57,5 +59,41 @@ func TestMemoReader(t *testing.T) {
 	}
 	if failing.reads[string(header)] != 2 {
 		t.Errorf("a failed read was remembered: %d parent reads", failing.reads[string(header)])
+	}
+}
+
+// TestHeaderView: within a scope a header decoded once is served again
+// while its stored bytes are unchanged, and a status change written in the
+// scope is seen at once.
+func TestHeaderView(t *testing.T) {
+	key := HeaderKey("parks")
+	parent := &countingReader{
+		values: map[string][]byte{string(key): marshal(&tabellav1.Initiative{Status: statusVoting})},
+		reads:  map[string]int{},
+	}
+	c := &execCtx{kv: newOverlay(newMemoReader(parent)), views: newViewCache()}
+	first, err := c.headerView("parks")
+	if err != nil || first.Status != statusVoting {
+		t.Fatalf("first view: %v, %v", first, err)
+	}
+	again, err := c.headerView("parks")
+	if err != nil || again != first {
+		t.Fatalf("second view was decoded again (%p, %p) or failed: %v", first, again, err)
+	}
+
+	cc := c.child()
+	cc.put(key, &tabellav1.Initiative{Status: statusCancelled})
+	changed, err := cc.headerView("parks")
+	if err != nil || changed.Status != statusCancelled {
+		t.Fatalf("after a status change the view says %v, %v", changed.GetStatus(), err)
+	}
+	if first.Status != statusVoting {
+		t.Fatal("the change reached the view decoded before it")
+	}
+
+	c.views = nil
+	plain, err := c.headerView("parks")
+	if err != nil || plain == first || plain.Status != statusVoting {
+		t.Fatalf("without a view cache: %p (cached %p), %v", plain, first, err)
 	}
 }
