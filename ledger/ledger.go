@@ -415,12 +415,18 @@ func (l *Ledger) deliverTx(ctx *execCtx, raw []byte, key sigKey) (TxResult, erro
 		if CodeOf(err) == CodeInternal {
 			return TxResult{}, err
 		}
-		r := rejection(raw, err)
-		r.Type = d.Type()
-		return r, nil
+		return rejectionOf(d, err), nil
 	}
 	ctx.commitChild(cc)
 	return TxResult{Code: CodeOK, Hash: d.Hash, Type: d.Type()}, nil
+}
+
+// rejectionOf is rejection for a tx that decoded: the result also names
+// its message type.
+func rejectionOf(d *DecodedTx, err error) TxResult {
+	r := rejection(d.Raw, err)
+	r.Type = d.Type()
+	return r
 }
 
 func rejection(raw []byte, err error) TxResult {
@@ -545,9 +551,7 @@ func (l *Ledger) CheckTx(raw []byte) TxResult {
 	defer l.checkMu.Unlock()
 	ctx := &execCtx{kv: newOverlay(l.check), chainID: l.chainID, height: height, time: blockTime, sigs: l.sigs, views: l.checkViews}
 	if err := ctx.deliver(d); err != nil {
-		r := rejection(raw, err)
-		r.Type = d.Type()
-		return r
+		return rejectionOf(d, err)
 	}
 	ctx.kv.mergeInto(l.check)
 	l.sigs.add(key)

@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 
@@ -78,9 +79,8 @@ def median_ratio(rounds, what):
         return "**n/a** on " + what
     if len(rs) == 1:
         return "**%.2f×** on %s" % (rs[0], what)
-    med = sorted(rs)[len(rs) // 2] if len(rs) % 2 else sum(sorted(rs)[len(rs) // 2 - 1:len(rs) // 2 + 1]) / 2
     return "**%.2f×** on %s (the median of %d alternating rounds: %s)" % (
-        med, what, len(rs), ", ".join("%.2f×" % r for r in rs))
+        statistics.median(rs), what, len(rs), ", ".join("%.2f×" % r for r in rs))
 
 
 s1 = load("tabella-sealed-1.json")
