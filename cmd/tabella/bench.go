@@ -14,6 +14,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/tabella/tabella/client"
 	"github.com/tabella/tabella/internal/bench"
@@ -90,6 +92,11 @@ joint key with its validity proofs before the timed window.`,
 			submit := func(ctx context.Context, target int, tx []byte) (int64, string, error) {
 				res, err := clients[target].Broadcast(ctx, tx, true)
 				if err != nil {
+					// The API answers Unavailable while the mempool is
+					// full (and gRPC while the node is unreachable).
+					if status.Code(err) == codes.Unavailable {
+						return 0, "", fmt.Errorf("%w: %v", bench.ErrBusy, err)
+					}
 					if code, ok := client.RejectionCode(err); ok {
 						return 0, code.String(), nil
 					}
@@ -170,6 +177,9 @@ func newBenchKVStoreCmd(c *cli) *cobra.Command {
 					res, err = clients[target].BroadcastTxSync(ctx, tx)
 				}
 				if err != nil {
+					if strings.Contains(err.Error(), "mempool is full") {
+						return 0, "", fmt.Errorf("%w: %v", bench.ErrBusy, err)
+					}
 					return 0, "", err
 				}
 				if res.Code != 0 {
@@ -248,6 +258,7 @@ func printBench(w io.Writer, r *bench.Result) {
 	if r.CPUPercent > 0 {
 		fmt.Fprintf(w, "  node CPU           %.0f%% (of one core)   max RSS %.0f MiB\n", r.CPUPercent, float64(r.MaxRSSBytes)/(1<<20))
 	}
+	fmt.Fprintf(w, "  load generator CPU %.0f%% (of one core)\n", r.ClientCPUPercent)
 	if r.BytesPerTx > 0 {
 		fmt.Fprintf(w, "  disk               %.0f bytes per tx per node (%.1f MiB added)\n", r.BytesPerTx, float64(r.DiskBytes)/(1<<20))
 	}

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -100,9 +101,12 @@ type Result struct {
 	Commit        Latency          `json:"cast_to_committed"`
 	Provable      Latency          `json:"cast_to_provable"`
 	CPUPercent    float64          `json:"node_cpu_percent"`
-	MaxRSSBytes   int64            `json:"node_max_rss_bytes"`
-	DiskBytes     int64            `json:"disk_bytes_added"`
-	BytesPerTx    float64          `json:"disk_bytes_per_tx"`
+	// ClientCPUPercent is this load generator's own CPU over the window,
+	// taken from the same cores as the nodes' on one machine.
+	ClientCPUPercent float64 `json:"client_cpu_percent"`
+	MaxRSSBytes      int64   `json:"node_max_rss_bytes"`
+	DiskBytes        int64   `json:"disk_bytes_added"`
+	BytesPerTx       float64 `json:"disk_bytes_per_tx"`
 	// RanOut reports that every pre-signed ballot was sent before the
 	// window ended: the load stopped early, so the rate is a lower bound
 	// of what the network sustains.
@@ -315,8 +319,25 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
+// ErrBusy is what a Submitter's error wraps when the node refused the tx
+// for now, its mempool full (or the node unreachable). The worker that
+// sent it backs off before its next submission, as a portal told "try
+// again shortly" would: a load generator that resubmits at once spends
+// the CPU the nodes share on refusals (kvstore's client, resubmitting at
+// once, took half a core of two and its nodes answered 3,700 refusals a
+// second).
+var ErrBusy = errors.New("node busy")
+
+// backoff is a worker's pause after consecutive ErrBusy refusals: first
+// min, doubling up to max; an answered submission resets it.
+type backoff struct{ min, max time.Duration }
+
+// busyBackoff spans about a block interval under load.
+var busyBackoff = backoff{min: 50 * time.Millisecond, max: time.Second}
+
 // Submitter sends one tx and reports its commit height (0 when not
-// waited for) or the rejection code name.
+// waited for) or the rejection code name; an error wrapping ErrBusy
+// makes the worker pause.
 type Submitter func(ctx context.Context, target int, tx []byte) (height int64, rejected string, err error)
 
 // Run submits txs and measures. rpc reads blocks of the first target.
@@ -331,27 +352,14 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 		return nil, fmt.Errorf("node status: %w", err)
 	}
 	startHeight := status.SyncInfo.LatestBlockHeight
-	cpu0 := cpuTicks(o.PIDs)
+	cpu0, self0 := cpuTicks(o.PIDs), cpuTicks([]int{os.Getpid()})
 
 	heights := newHeightClock(ctx, rpc)
 	defer heights.stop()
 
-	var (
-		next      atomic.Int64
-		ranOut    atomic.Bool
-		mu        sync.Mutex
-		commitLat []time.Duration
-		provable  []pendingProof
-		wg        sync.WaitGroup
-	)
+	var next atomic.Int64
 	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
-	var pace <-chan time.Time
-	if o.Rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
-		defer t.Stop()
-		pace = t.C
-	}
 	start := time.Now()
 	var maxRSS atomic.Int64
 	go func() {
@@ -371,10 +379,81 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 			}
 		}
 	}()
+	subs := submitAll(ctx, runCtx, o, res.Nodes, txs, submit, &next, busyBackoff)
+	elapsed := time.Since(start)
+	cpu1, self1 := cpuTicks(o.PIDs), cpuTicks([]int{os.Getpid()})
+	status, err = rpc.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	endHeight := status.SyncInfo.LatestBlockHeight
+	// Throughput from the blocks: txs in blocks committed inside the
+	// window, over the window's block-time span.
+	committed, blocks, span, err := countTxs(ctx, rpc, startHeight+1, endHeight, start, start.Add(elapsed))
+	if err != nil {
+		return nil, err
+	}
+	res.Committed, res.Blocks = committed, blocks
+	res.Sent, res.Rejected, res.RanOut = subs.sent, subs.rejected, subs.ranOut
+	res.WindowSeconds = span.Seconds()
+	if span > 0 {
+		res.TPS = float64(committed) / span.Seconds()
+	}
+	res.Commit = summarize(subs.commitLat)
+	var provLat []time.Duration
+	for _, p := range subs.provable {
+		if at, ok := heights.firstSeen(p.height + 1); ok {
+			provLat = append(provLat, at.Sub(p.sent))
+		}
+	}
+	res.Provable = summarize(provLat)
+	if ticks := cpu1 - cpu0; ticks > 0 {
+		res.CPUPercent = float64(ticks) / 100 / elapsed.Seconds() * 100
+	}
+	res.ClientCPUPercent = float64(self1-self0) / 100 / elapsed.Seconds() * 100
+	res.MaxRSSBytes = max(maxRSS.Load(), rss(o.PIDs))
+	if len(o.DataDirs) > 0 {
+		res.DiskBytes = diskUsage(o.DataDirs) - diskBefore
+		if committed > 0 {
+			res.BytesPerTx = float64(res.DiskBytes) / float64(committed) / float64(len(o.DataDirs))
+		}
+	}
+	return res, nil
+}
+
+// submissions is what submitAll's workers recorded.
+type submissions struct {
+	sent      int64
+	rejected  map[string]int64
+	commitLat []time.Duration
+	provable  []pendingProof
+	// ranOut: a worker found every tx sent inside the window.
+	ranOut bool
+}
+
+// submitAll submits txs in order with o.Concurrency workers (at most
+// o.Rate per second when set) until runCtx ends or the txs run out, and
+// returns once every submission made has been answered. next counts the
+// txs taken. A worker whose submission is refused with ErrBusy backs off
+// before its next.
+func submitAll(ctx, runCtx context.Context, o *Options, nodes int, txs [][]byte, submit Submitter, next *atomic.Int64, bo backoff) *submissions {
+	var pace <-chan time.Time
+	if o.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
+		defer t.Stop()
+		pace = t.C
+	}
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		ranOut atomic.Bool
+		subs   = &submissions{rejected: map[string]int64{}}
+	)
 	for w := 0; w < max(1, o.Concurrency); w++ {
 		wg.Add(1)
-		go func(w int) {
+		go func() {
 			defer wg.Done()
+			var pause time.Duration
 			for runCtx.Err() == nil {
 				if pace != nil {
 					select {
@@ -397,63 +476,40 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 				// Submissions may outlive the window: their commit still
 				// counts if its block falls inside it.
 				sctx, scancel := context.WithTimeout(ctx, 60*time.Second)
-				h, rejected, err := submit(sctx, int(i)%res.Nodes, txs[i])
+				h, rejected, err := submit(sctx, int(i)%nodes, txs[i])
 				scancel()
+				busy := errors.Is(err, ErrBusy)
 				mu.Lock()
-				res.Sent++
+				subs.sent++
 				switch {
+				case busy:
+					subs.rejected[rejectedBusy]++
 				case err != nil:
-					res.Rejected[errorClass(err)]++
+					subs.rejected[errorClass(err)]++
 				case rejected != "":
-					res.Rejected[rejected]++
+					subs.rejected[rejected]++
 				case h > 0:
-					commitLat = append(commitLat, time.Since(sent))
-					provable = append(provable, pendingProof{sent: sent, height: h})
+					subs.commitLat = append(subs.commitLat, time.Since(sent))
+					subs.provable = append(subs.provable, pendingProof{sent: sent, height: h})
 				}
 				mu.Unlock()
+				if !busy {
+					pause = 0
+					continue
+				}
+				pause = min(max(2*pause, bo.min), bo.max)
+				select {
+				case <-time.After(pause):
+				case <-runCtx.Done():
+					return
+				}
 			}
-		}(w)
+		}()
 	}
 	<-runCtx.Done()
-	elapsed := time.Since(start)
 	wg.Wait()
-	cpu1 := cpuTicks(o.PIDs)
-	status, err = rpc.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	endHeight := status.SyncInfo.LatestBlockHeight
-	// Throughput from the blocks: txs in blocks committed inside the
-	// window, over the window's block-time span.
-	committed, blocks, span, err := countTxs(ctx, rpc, startHeight+1, endHeight, start, start.Add(elapsed))
-	if err != nil {
-		return nil, err
-	}
-	res.Committed, res.Blocks = committed, blocks
-	res.RanOut = ranOut.Load()
-	res.WindowSeconds = span.Seconds()
-	if span > 0 {
-		res.TPS = float64(committed) / span.Seconds()
-	}
-	res.Commit = summarize(commitLat)
-	var provLat []time.Duration
-	for _, p := range provable {
-		if at, ok := heights.firstSeen(p.height + 1); ok {
-			provLat = append(provLat, at.Sub(p.sent))
-		}
-	}
-	res.Provable = summarize(provLat)
-	if ticks := cpu1 - cpu0; ticks > 0 {
-		res.CPUPercent = float64(ticks) / 100 / elapsed.Seconds() * 100
-	}
-	res.MaxRSSBytes = max(maxRSS.Load(), rss(o.PIDs))
-	if len(o.DataDirs) > 0 {
-		res.DiskBytes = diskUsage(o.DataDirs) - diskBefore
-		if committed > 0 {
-			res.BytesPerTx = float64(res.DiskBytes) / float64(committed) / float64(len(o.DataDirs))
-		}
-	}
-	return res, nil
+	subs.ranOut = ranOut.Load()
+	return subs
 }
 
 type pendingProof struct {
@@ -609,6 +665,9 @@ func KVStoreTxs(n, size int) [][]byte {
 // and the error's text with numbers blanked and cut short, so that the
 // same failure from many requests (a full mempool, a timeout, a refused
 // connection) lands in one row that says what it was.
+// rejectedBusy is the rejection class of ErrBusy refusals.
+const rejectedBusy = "BUSY (mempool full or node unavailable)"
+
 func errorClass(err error) string {
 	msg := err.Error()
 	// CometBFT's RPC client puts the HTTP framing first and the reason last.
