@@ -88,7 +88,8 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger database: %w", err)
 	}
-	l, err := ledger.Open(db, ledger.Options{CacheSize: conf.IAVLCacheSize, FastIndex: conf.IAVLFastIndex, Logger: log.With("module", "ledger")})
+	l, err := ledger.Open(db, ledger.Options{CacheSize: conf.IAVLCacheSize, FastIndex: conf.IAVLFastIndex,
+		Marker: FileMarker{Path: LedgerMarkerPath(home)}, Logger: log.With("module", "ledger")})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger: %w", err)

@@ -10,7 +10,6 @@
 package ledger
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,7 +42,13 @@ type Options struct {
 	// committed about 10% more ballots/s with about 90 MiB less RSS and 9%
 	// less disk (docs/performance.md). The app hash does not depend on it.
 	FastIndex bool
-	Logger    *slog.Logger
+	// Marker keeps the commit marker. Nil keeps it in the database, which
+	// costs the database's compactions dearly (see dbMarker); with a
+	// marker of its own, IAVL syncs each version it saves before the
+	// marker moves. A marker an earlier Tabella left in the database is
+	// moved to it.
+	Marker CommitMarker
+	Logger *slog.Logger
 }
 
 // Block is what consensus decided: the ledger's view of a CometBFT block.
@@ -80,8 +85,9 @@ type BlockResult struct {
 // may run while FinalizeBlock does, as it reads only the committed version.
 // View and PreVerify may be called concurrently with all of them.
 type Ledger struct {
-	db   corestore.KVStoreWithBatch
-	tree *iavl.MutableTree
+	db     corestore.KVStoreWithBatch
+	marker CommitMarker
+	tree   *iavl.MutableTree
 	// reader opens the saved versions that CheckTx, PreVerify, views and
 	// snapshots read while FinalizeBlock writes. It is a second IAVL
 	// handle on the same database, with its own node cache: IAVL's writes
@@ -133,11 +139,22 @@ type Ledger struct {
 	committed *iavl.ImmutableTree
 }
 
-// Keys outside the IAVL tree, in the same database.
-var (
-	treePrefix      = []byte("iavl/")
-	keyCommitMarker = []byte("tabella/committed")
-)
+// versionBatchBytes bounds the batch in which IAVL writes a version.
+const versionBatchBytes = 256 << 20
+
+// versionBatchDB is the tree's database with a cap on the room batches are
+// made with: IAVL makes each new batch as large as its flush threshold,
+// which would allocate versionBatchBytes at every commit for versions of a
+// few MiB. A batch grows as it fills.
+type versionBatchDB struct{ idb.DB }
+
+func (d versionBatchDB) NewBatchWithSize(size int) corestore.Batch {
+	return d.DB.NewBatchWithSize(min(size, 4<<20))
+}
+
+// treePrefix holds the IAVL tree in the database; the commit marker,
+// when kept there, is the only other key.
+var treePrefix = []byte("iavl/")
 
 // Open loads the ledger from db, repairing a version left half-saved by a
 // crash: the ledger writes a commit marker only after SaveVersion returns,
@@ -153,15 +170,33 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	if opts.SigCacheSize <= 0 {
 		opts.SigCacheSize = 500_000
 	}
-	tree := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, !opts.FastIndex, iavl.NewNopLogger())
+	marker := opts.Marker
+	// Each version is written in one batch: IAVL's default writes it in
+	// 100 kB parts, and when LevelDB switched memtables between two parts
+	// the version's keys (not written in key order) straddled two tables,
+	// which then overlapped and had to be merged. Whole versions leave
+	// every table its own range of versions, and compaction moves tables
+	// down instead of rewriting them. A version bigger than this (a block
+	// of some hundred thousand ballots) is still written in parts.
+	treeOpts := []iavl.Option{iavl.FlushThresholdOption(versionBatchBytes)}
+	if marker == nil {
+		marker = dbMarker{db}
+	} else {
+		if err := adoptLegacyMarker(db, marker); err != nil {
+			return nil, err
+		}
+		// The marker's own write no longer makes the version durable.
+		treeOpts = append(treeOpts, iavl.SyncOption(true))
+	}
+	tree := iavl.NewMutableTree(versionBatchDB{idb.NewPrefixDB(db, treePrefix)}, opts.CacheSize, !opts.FastIndex, iavl.NewNopLogger(), treeOpts...)
 	// The reader walks the tree: IAVL's fast index is kept, when it is
 	// on, for block execution's reads of the working state.
 	reader := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, true, iavl.NewNopLogger())
 	sigs := NewSigCache(opts.SigCacheSize)
-	l := &Ledger{db: db, tree: tree, reader: reader, log: opts.Logger, sigs: sigs, batcher: NewBatcher(sigs, 256, 2*time.Millisecond),
+	l := &Ledger{db: db, marker: marker, tree: tree, reader: reader, log: opts.Logger, sigs: sigs, batcher: NewBatcher(sigs, 256, 2*time.Millisecond),
 		decoded: newGenCache[*DecodedTx](decodedCacheSize), ballots: newBallotIndex(opts.Logger)}
 
-	marker, markerTime, err := l.readMarker()
+	committedHeight, markerTime, err := marker.Load()
 	if err != nil {
 		return nil, err
 	}
@@ -169,17 +204,17 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read latest IAVL version: %w", err)
 	}
-	if latest > marker {
-		l.log.Warn("discarding state versions saved after the last completed commit", "committed", marker, "latest", latest)
-		if err := tree.DeleteVersionsFrom(marker + 1); err != nil {
-			return nil, fmt.Errorf("discard partial versions %d..%d: %w", marker+1, latest, err)
+	if latest > committedHeight {
+		l.log.Warn("discarding state versions saved after the last completed commit", "committed", committedHeight, "latest", latest)
+		if err := tree.DeleteVersionsFrom(committedHeight + 1); err != nil {
+			return nil, fmt.Errorf("discard partial versions %d..%d: %w", committedHeight+1, latest, err)
 		}
-	} else if latest < marker {
-		return nil, fmt.Errorf("state database is inconsistent: commit marker at %d but IAVL has only %d", marker, latest)
+	} else if latest < committedHeight {
+		return nil, fmt.Errorf("state database is inconsistent: commit marker at %d but IAVL has only %d", committedHeight, latest)
 	}
-	if marker > 0 {
-		if _, err := tree.LoadVersion(marker); err != nil {
-			return nil, fmt.Errorf("load state version %d: %w", marker, err)
+	if committedHeight > 0 {
+		if _, err := tree.LoadVersion(committedHeight); err != nil {
+			return nil, fmt.Errorf("load state version %d: %w", committedHeight, err)
 		}
 	} else if _, err := tree.Load(); err != nil {
 		return nil, fmt.Errorf("load empty state: %w", err)
@@ -188,7 +223,7 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 		return nil, err
 	}
 	l.ballots.rebuild(l.committed)
-	if marker > 0 {
+	if committedHeight > 0 {
 		v := l.committed
 		cid, err := v.Get(keyChainID)
 		if err != nil {
@@ -198,32 +233,6 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 		l.lastTime = markerTime
 	}
 	return l, nil
-}
-
-// The commit marker is uint64be(height) || uint64be(block time, unix
-// seconds) of the last completed commit. It lives outside the tree: the
-// block time is not part of the app state.
-func (l *Ledger) readMarker() (height, blockTime int64, err error) {
-	b, err := l.db.Get(keyCommitMarker)
-	if err != nil {
-		return 0, 0, fmt.Errorf("read commit marker: %w", err)
-	}
-	if b == nil {
-		return 0, 0, nil
-	}
-	if len(b) != 16 {
-		return 0, 0, fmt.Errorf("commit marker has %d bytes, want 16", len(b))
-	}
-	return int64(binary.BigEndian.Uint64(b[:8])), int64(binary.BigEndian.Uint64(b[8:])), nil
-}
-
-func (l *Ledger) writeMarker(v, blockTime int64) error {
-	batch := l.db.NewBatch()
-	defer batch.Close()
-	if err := batch.Set(keyCommitMarker, concat(be64(uint64(v)), be64(uint64(blockTime)))); err != nil {
-		return err
-	}
-	return batch.WriteSync()
 }
 
 // refreshCommitted points readers and CheckTx at the latest saved version.
@@ -511,7 +520,7 @@ func (l *Ledger) Commit() (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("save state version %d: %w", l.pending.Height, err)
 	}
-	if err := l.writeMarker(v, l.pending.Time.Unix()); err != nil {
+	if err := l.marker.Store(v, l.pending.Time.Unix()); err != nil {
 		return 0, fmt.Errorf("write commit marker %d: %w", v, err)
 	}
 	l.mu.Lock()

@@ -23,6 +23,14 @@ func recoveryGenesis() *tabellav1.Genesis {
 	}}
 }
 
+// forEachMarker runs a recovery test with the commit marker in the
+// ledger's database and in a store of its own (one instance across the
+// test's reopenings, as a file outlives the process).
+func forEachMarker(t *testing.T, test func(*testing.T, Options)) {
+	t.Run("in the database", func(t *testing.T) { test(t, Options{}) })
+	t.Run("external", func(t *testing.T) { test(t, Options{Marker: &memMarker{}}) })
+}
+
 // runBlocks commits blocks from..to and returns the app hash of each.
 func runBlocks(t *testing.T, l *Ledger, from, to int64) map[int64][]byte {
 	t.Helper()
@@ -44,8 +52,12 @@ func runBlocks(t *testing.T, l *Ledger, from, to int64) map[int64][]byte {
 // version 4 but before the commit marker was written. The ledger reopens at
 // 3 and re-executing block 4 gives the same app hash.
 func TestRecoverFromCrashAfterSaveVersion(t *testing.T) {
+	forEachMarker(t, testRecoverFromCrashAfterSaveVersion)
+}
+
+func testRecoverFromCrashAfterSaveVersion(t *testing.T, opts Options) {
 	db := idb.NewMemDB()
-	l, err := Open(db, Options{})
+	l, err := Open(db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +73,7 @@ func TestRecoverFromCrashAfterSaveVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l2, err := Open(db, Options{})
+	l2, err := Open(db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +93,12 @@ func TestRecoverFromCrashAfterSaveVersion(t *testing.T) {
 // nodes of version 4 reached disk but its root did not. The ledger reopens
 // at 3, discarding the fragments.
 func TestRecoverFromPartialVersion(t *testing.T) {
+	forEachMarker(t, testRecoverFromPartialVersion)
+}
+
+func testRecoverFromPartialVersion(t *testing.T, opts Options) {
 	db := idb.NewMemDB()
-	l, err := Open(db, Options{})
+	l, err := Open(db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +122,7 @@ func TestRecoverFromPartialVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l2, err := Open(db, Options{})
+	l2, err := Open(db, opts)
 	if err != nil {
 		t.Fatalf("reopen after partial version: %v", err)
 	}

@@ -107,8 +107,8 @@ func (l *Ledger) ImportVersion(version, blockTime int64, r io.Reader, wantHash [
 	if got := l.tree.Hash(); !bytes.Equal(got, wantHash) {
 		return fmt.Errorf("imported state hashes to %X, the trusted app hash is %X", got, wantHash)
 	}
-	if err := l.writeMarker(version, blockTime); err != nil {
-		return err
+	if err := l.marker.Store(version, blockTime); err != nil {
+		return fmt.Errorf("write commit marker %d: %w", version, err)
 	}
 	cid, err := l.tree.Get(keyChainID)
 	if err != nil {

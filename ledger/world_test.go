@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corestore "cosmossdk.io/core/store"
 	idb "github.com/cosmos/iavl/db"
 
 	"github.com/tabella/tabella/client"
@@ -59,7 +60,14 @@ func testGenesis() *tabellav1.Genesis {
 func newWorld(t testing.TB) *world {
 	t.Helper()
 	db := idb.NewMemDB()
-	l, err := ledger.Open(db, ledger.Options{})
+	return newWorldOn(t, db, db, ledger.Options{})
+}
+
+// newWorldOn is newWorld with the ledger opened with opts on store, which
+// is db or a wrapper of it.
+func newWorldOn(t testing.TB, db *idb.MemDB, store corestore.KVStoreWithBatch, opts ledger.Options) *world {
+	t.Helper()
+	l, err := ledger.Open(store, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
