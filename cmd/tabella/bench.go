@@ -41,8 +41,10 @@ func newBenchCmd(c *cli) *cobra.Command {
 (credentials from the issuer key in --home), then submit them to the nodes with
 --concurrency ballots in flight (at --rate per second, or as fast as possible)
 for --duration. Reports committed ballots per second (counted from the blocks),
-cast→committed and cast→provable latency, rejections by code, and, given --pid
-and --data-dir, node CPU, RSS and bytes on disk per ballot.
+cast→committed and cast→provable latency, rejections by code, its own CPU,
+and, given --pid and --data-dir, node CPU, RSS and bytes on disk per ballot.
+A worker refused for a full mempool backs off (50 ms, doubling to 1 s)
+before its next ballot.
 
 With --secrecy sealed the consultation is sealed: the --trustees parties, whose
 admin keys <party>-admin are in --home (as in a ` + "`tabellad dev`" + ` home), run
