@@ -70,19 +70,24 @@ func (m dbMarker) Store(height, blockTime int64) error {
 }
 
 // adoptLegacyMarker moves a marker an earlier Tabella kept in the database
-// to an external store that has none, then deletes the database's copy.
+// to an external store, then deletes the database's copy. The database's
+// copy wins when it is ahead (an earlier Tabella ran on this home after a
+// later one); when a crash came between the move and the deletion the two
+// are equal. A copy left in the database would sit in a table of its own
+// range forever, and every table written after it would overlap that one.
 func adoptLegacyMarker(db corestore.KVStoreWithBatch, m CommitMarker) error {
+	legacyHeight, legacyTime, err := dbMarker{db}.Load()
+	if err != nil || legacyHeight == 0 {
+		return err
+	}
 	height, _, err := m.Load()
-	if err != nil || height != 0 {
+	if err != nil {
 		return err
 	}
-	legacy := dbMarker{db}
-	height, blockTime, err := legacy.Load()
-	if err != nil || height == 0 {
-		return err
-	}
-	if err := m.Store(height, blockTime); err != nil {
-		return fmt.Errorf("move the commit marker out of the database: %w", err)
+	if legacyHeight > height {
+		if err := m.Store(legacyHeight, legacyTime); err != nil {
+			return fmt.Errorf("move the commit marker out of the database: %w", err)
+		}
 	}
 	batch := db.NewBatch()
 	defer batch.Close()

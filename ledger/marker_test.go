@@ -97,6 +97,42 @@ func TestLegacyMarkerAdopted(t *testing.T) {
 	}
 }
 
+// TestLegacyMarkerBesideExternal: a marker left in the database beside an
+// external one (a crash between the move and the deletion, or an earlier
+// Tabella run on the home later) is deleted, and wins when it is ahead.
+func TestLegacyMarkerBesideExternal(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		external, want int64
+	}{
+		{"equal", 2, 2},
+		{"database ahead", 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := idb.NewMemDB()
+			l, err := Open(db, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := l.InitChain("marker", 1, time.Unix(1_800_000_000, 0), recoveryGenesis()); err != nil {
+				t.Fatal(err)
+			}
+			hashes := runBlocks(t, l, 1, 2)
+			m := &memMarker{height: tc.external, blockTime: 1_800_000_000 + tc.external}
+			l2, err := Open(db, Options{Marker: m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.height != tc.want || l2.LastHeight() != tc.want || !bytes.Equal(l2.LastAppHash(), hashes[tc.want]) {
+				t.Fatalf("marker %d, ledger at %d, want %d", m.height, l2.LastHeight(), tc.want)
+			}
+			if v, _ := db.Get(keyCommitMarker); v != nil {
+				t.Fatalf("the database still holds a marker: %x", v)
+			}
+		})
+	}
+}
+
 // FuzzDecodeMarker: a marker decodes only from 16 bytes (or none), and
 // encodes back to the same bytes.
 func FuzzDecodeMarker(f *testing.F) {
