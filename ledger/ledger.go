@@ -142,14 +142,18 @@ type Ledger struct {
 // versionBatchBytes bounds the batch in which IAVL writes a version.
 const versionBatchBytes = 256 << 20
 
-// versionBatchDB is the tree's database with a cap on the room batches are
-// made with: IAVL makes each new batch as large as its flush threshold,
-// which would allocate versionBatchBytes at every commit for versions of a
-// few MiB. A batch grows as it fills.
+// batchRoom caps the room a new batch of the tree is made with: a block
+// of a few thousand ballots writes a version of a few MiB.
+const batchRoom = 4 << 20
+
+// versionBatchDB is the tree's database with batches made with at most
+// batchRoom: IAVL makes each new batch as large as its flush threshold,
+// which would allocate versionBatchBytes at every commit. A batch grows as
+// it fills.
 type versionBatchDB struct{ idb.DB }
 
 func (d versionBatchDB) NewBatchWithSize(size int) corestore.Batch {
-	return d.DB.NewBatchWithSize(min(size, 4<<20))
+	return d.DB.NewBatchWithSize(min(size, batchRoom))
 }
 
 // treePrefix holds the IAVL tree in the database; the commit marker,
