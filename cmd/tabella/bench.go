@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
@@ -21,6 +22,17 @@ import (
 	"github.com/tabella/tabella/internal/bench"
 	tabellav1 "github.com/tabella/tabella/proto/tabella/v1"
 )
+
+// streamsPerConn is how many ballots in flight the bench puts on one
+// connection to a node: half the node's limit of calls per connection.
+const streamsPerConn = 2048
+
+// connsPerNode is how many connections a node gets when concurrency
+// ballots in flight are spread evenly over nodes.
+func connsPerNode(concurrency, nodes int) int {
+	perNode := (max(1, concurrency) + nodes - 1) / nodes
+	return (perNode + streamsPerConn - 1) / streamsPerConn
+}
 
 func rpcURL(addr string) string {
 	addr = strings.TrimPrefix(addr, "tcp://")
@@ -63,17 +75,26 @@ joint key with its validity proofs before the timed window.`,
 			}
 			o.Targets = nodes
 			ctx := cmd.Context()
-			clients := make([]*client.Client, len(nodes))
+			// A node serves at most 4,096 calls at once on one connection
+			// (MaxConcurrentStreams); calls past that wait in the client,
+			// unseen by the node. So each node gets a connection for every
+			// streamsPerConn ballots in flight to it, as a fleet of portals
+			// would open.
+			conns := make([][]*client.Client, len(nodes))
 			for i, n := range nodes {
-				cl, err := client.Dial(n)
-				if err != nil {
-					return err
+				for range connsPerNode(o.Concurrency, len(nodes)) {
+					cl, err := client.Dial(n)
+					if err != nil {
+						return err
+					}
+					defer cl.Close()
+					conns[i] = append(conns[i], cl)
 				}
-				defer cl.Close()
-				clients[i] = cl
 			}
+			first := conns[0][0]
+			var turn atomic.Uint64
 			if rpc == "" {
-				info, err := clients[0].GetChainInfo(ctx, &tabellav1.GetChainInfoRequest{})
+				info, err := first.GetChainInfo(ctx, &tabellav1.GetChainInfoRequest{})
 				if err != nil {
 					return apiError(err)
 				}
@@ -85,14 +106,15 @@ joint key with its validity proofs before the timed window.`,
 			}
 			log := cmd.ErrOrStderr()
 			o.Logf = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
-			p, err := bench.Prepare(ctx, o, clients[0])
+			p, err := bench.Prepare(ctx, o, first)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(log, "prepared %d %s ballots for %s in %.1fs; submitting for %s\n", len(p.Txs), o.Secrecy, p.Initiative, p.SignSeconds, o.Duration)
 			o.Progress = progress(o.Duration)
 			submit := func(ctx context.Context, target int, tx []byte) (int64, string, error) {
-				res, err := clients[target].Broadcast(ctx, tx, true)
+				cs := conns[target]
+				res, err := cs[turn.Add(1)%uint64(len(cs))].Broadcast(ctx, tx, true)
 				if err != nil {
 					// The API answers Unavailable while the mempool is
 					// full (and gRPC while the node is unreachable).

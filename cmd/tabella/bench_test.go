@@ -52,3 +52,16 @@ func TestBenchCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestConnsPerNode: no connection carries more than streamsPerConn of the
+// ballots in flight, well below a node's 4,096 calls per connection.
+func TestConnsPerNode(t *testing.T) {
+	for _, tc := range []struct{ concurrency, nodes, want int }{
+		{0, 1, 1}, {64, 1, 1}, {2048, 1, 1}, {2049, 1, 2}, {4096, 1, 2}, {8192, 1, 4},
+		{4096, 4, 1}, {8192, 4, 1}, {8193, 4, 2}, {16384, 4, 2},
+	} {
+		if got := connsPerNode(tc.concurrency, tc.nodes); got != tc.want {
+			t.Errorf("%d in flight over %d nodes: %d connections each, want %d", tc.concurrency, tc.nodes, got, tc.want)
+		}
+	}
+}
