@@ -85,7 +85,6 @@ type BlockResult struct {
 // may run while FinalizeBlock does, as it reads only the committed version.
 // View and PreVerify may be called concurrently with all of them.
 type Ledger struct {
-	db     corestore.KVStoreWithBatch
 	marker CommitMarker
 	tree   *iavl.MutableTree
 	// reader opens the saved versions that CheckTx, PreVerify, views and
@@ -197,7 +196,7 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	// on, for block execution's reads of the working state.
 	reader := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, true, iavl.NewNopLogger())
 	sigs := NewSigCache(opts.SigCacheSize)
-	l := &Ledger{db: db, marker: marker, tree: tree, reader: reader, log: opts.Logger, sigs: sigs, batcher: NewBatcher(sigs, 256, 2*time.Millisecond),
+	l := &Ledger{marker: marker, tree: tree, reader: reader, log: opts.Logger, sigs: sigs, batcher: NewBatcher(sigs, 256, 2*time.Millisecond),
 		decoded: newGenCache[*DecodedTx](decodedCacheSize), ballots: newBallotIndex(opts.Logger)}
 
 	committedHeight, markerTime, err := marker.Load()

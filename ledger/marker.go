@@ -24,8 +24,9 @@ type CommitMarker interface {
 // version of Tabella is found.
 var keyCommitMarker = []byte("tabella/committed")
 
-// encodeMarker is uint64be(height) || uint64be(block time, unix seconds).
-func encodeMarker(height, blockTime int64) []byte {
+// EncodeMarker is the 16-byte form of a marker a CommitMarker may store:
+// uint64be(height) || uint64be(block time, unix seconds).
+func EncodeMarker(height, blockTime int64) []byte {
 	return concat(be64(uint64(height)), be64(uint64(blockTime)))
 }
 
@@ -39,9 +40,6 @@ func DecodeMarker(b []byte) (height, blockTime int64, err error) {
 	}
 	return int64(binary.BigEndian.Uint64(b[:8])), int64(binary.BigEndian.Uint64(b[8:])), nil
 }
-
-// EncodeMarker is the 16-byte form a CommitMarker may store.
-func EncodeMarker(height, blockTime int64) []byte { return encodeMarker(height, blockTime) }
 
 // dbMarker keeps the marker under keyCommitMarker in the ledger's own
 // database. Its synced write also makes the version's IAVL writes, which
@@ -63,7 +61,7 @@ func (m dbMarker) Load() (int64, int64, error) {
 func (m dbMarker) Store(height, blockTime int64) error {
 	batch := m.db.NewBatch()
 	defer batch.Close()
-	if err := batch.Set(keyCommitMarker, encodeMarker(height, blockTime)); err != nil {
+	if err := batch.Set(keyCommitMarker, EncodeMarker(height, blockTime)); err != nil {
 		return err
 	}
 	return batch.WriteSync()

@@ -29,14 +29,7 @@ func (m *memMarker) Store(height, blockTime int64) error {
 func TestExternalMarker(t *testing.T) {
 	db := idb.NewMemDB()
 	m := &memMarker{}
-	l, err := Open(db, Options{Marker: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := l.InitChain("marker", 1, time.Unix(1_800_000_000, 0), recoveryGenesis()); err != nil {
-		t.Fatal(err)
-	}
-	hashes := runBlocks(t, l, 1, 3)
+	_, hashes := startChain(t, db, Options{Marker: m}, 3)
 	if m.height != 3 || m.blockTime != 1_800_000_003 || m.stores != 3 {
 		t.Fatalf("marker at %d (time %d) after %d stores, want 3 (1800000003) after 3", m.height, m.blockTime, m.stores)
 	}
@@ -65,14 +58,7 @@ func TestExternalMarker(t *testing.T) {
 // deletes the database's copy; it goes on from the same height.
 func TestLegacyMarkerAdopted(t *testing.T) {
 	db := idb.NewMemDB()
-	l, err := Open(db, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := l.InitChain("marker", 1, time.Unix(1_800_000_000, 0), recoveryGenesis()); err != nil {
-		t.Fatal(err)
-	}
-	hashes := runBlocks(t, l, 1, 2)
+	_, hashes := startChain(t, db, Options{}, 2)
 
 	m := &memMarker{}
 	l2, err := Open(db, Options{Marker: m})
@@ -110,14 +96,7 @@ func TestLegacyMarkerBesideExternal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := idb.NewMemDB()
-			l, err := Open(db, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := l.InitChain("marker", 1, time.Unix(1_800_000_000, 0), recoveryGenesis()); err != nil {
-				t.Fatal(err)
-			}
-			hashes := runBlocks(t, l, 1, 2)
+			_, hashes := startChain(t, db, Options{}, 2)
 			m := &memMarker{height: tc.external, blockTime: 1_800_000_000 + tc.external}
 			l2, err := Open(db, Options{Marker: m})
 			if err != nil {

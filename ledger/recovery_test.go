@@ -31,6 +31,21 @@ func forEachMarker(t *testing.T, test func(*testing.T, Options)) {
 	t.Run("external", func(t *testing.T) { test(t, Options{Marker: &memMarker{}}) })
 }
 
+// startChain opens a ledger on db with opts, runs InitChain with the
+// recovery genesis and commits blocks 1 to blocks; it returns the ledger
+// and each block's app hash.
+func startChain(t *testing.T, db *idb.MemDB, opts Options, blocks int64) (*Ledger, map[int64][]byte) {
+	t.Helper()
+	l, err := Open(db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.InitChain("recovery", 1, time.Unix(1_800_000_000, 0), recoveryGenesis()); err != nil {
+		t.Fatal(err)
+	}
+	return l, runBlocks(t, l, 1, blocks)
+}
+
 // runBlocks commits blocks from..to and returns the app hash of each.
 func runBlocks(t *testing.T, l *Ledger, from, to int64) map[int64][]byte {
 	t.Helper()
@@ -57,14 +72,7 @@ func TestRecoverFromCrashAfterSaveVersion(t *testing.T) {
 
 func testRecoverFromCrashAfterSaveVersion(t *testing.T, opts Options) {
 	db := idb.NewMemDB()
-	l, err := Open(db, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := l.InitChain("recovery", 1, time.Unix(1_800_000_000, 0), recoveryGenesis()); err != nil {
-		t.Fatal(err)
-	}
-	hashes := runBlocks(t, l, 1, 3)
+	l, hashes := startChain(t, db, opts, 3)
 	res, err := l.FinalizeBlock(Block{Height: 4, Time: time.Unix(1_800_000_004, 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -98,14 +106,7 @@ func TestRecoverFromPartialVersion(t *testing.T) {
 
 func testRecoverFromPartialVersion(t *testing.T, opts Options) {
 	db := idb.NewMemDB()
-	l, err := Open(db, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := l.InitChain("recovery", 1, time.Unix(1_800_000_000, 0), recoveryGenesis()); err != nil {
-		t.Fatal(err)
-	}
-	hashes := runBlocks(t, l, 1, 3)
+	l, hashes := startChain(t, db, opts, 3)
 	res, err := l.FinalizeBlock(Block{Height: 4, Time: time.Unix(1_800_000_004, 0)})
 	if err != nil {
 		t.Fatal(err)

@@ -407,10 +407,8 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 		}
 	}
 	res.Provable = summarize(provLat)
-	if ticks := cpu1 - cpu0; ticks > 0 {
-		res.CPUPercent = float64(ticks) / 100 / elapsed.Seconds() * 100
-	}
-	res.ClientCPUPercent = float64(self1-self0) / 100 / elapsed.Seconds() * 100
+	res.CPUPercent = cpuPercent(cpu1-cpu0, elapsed)
+	res.ClientCPUPercent = cpuPercent(self1-self0, elapsed)
 	res.MaxRSSBytes = max(maxRSS.Load(), rss(o.PIDs))
 	if len(o.DataDirs) > 0 {
 		res.DiskBytes = diskUsage(o.DataDirs) - diskBefore
@@ -595,6 +593,11 @@ func countTxs(ctx context.Context, rpc *rpchttp.HTTP, from, to int64, t0, t1 tim
 		span = t1.Sub(t0)
 	}
 	return txs, blocks, span, nil
+}
+
+// cpuPercent is CPU ticks (1/100 s) over elapsed, in percent of one core.
+func cpuPercent(ticks int64, elapsed time.Duration) float64 {
+	return float64(ticks) / elapsed.Seconds()
 }
 
 // cpuTicks sums utime+stime (in clock ticks, 100/s) of the processes.
