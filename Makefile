@@ -25,7 +25,7 @@ run:
 # five-process networks must not share the CPU with the other packages.
 test: lint proto-check
 	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/testnet$$')
-	$(GO) test -count=1 -race -run 'TestCheckTxDuringFinalizeBlock|TestBallotIndex' ./ledger/
+	$(GO) test -count=1 -race -run 'TestCheckTxDuringFinalizeBlock|TestBallotIndex|TestCommitAsync' ./ledger/
 	$(GO) test -count=1 -race -run 'TestBatchingClient' ./app/
 	$(GO) test -count=1 -timeout 15m ./testnet/
 

@@ -134,18 +134,26 @@ func (a *Application) FinalizeBlock(_ context.Context, req *abci.RequestFinalize
 // RetainHeight stays 0: auditors and light clients need every block.
 func (a *Application) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	start := time.Now()
-	h, err := a.ledger.Commit()
-	if err != nil {
-		return nil, err
-	}
-	a.metrics.observeCommit(h, time.Since(start))
 	a.mu.Lock()
 	outcomes := a.lastResults
 	a.lastResults = nil
 	a.mu.Unlock()
-	a.events.publish(h, outcomes)
-	if a.snapshots != nil {
-		a.snapshots.MaybeTake(h, a.ledger.LastBlockTime().Unix())
+	// The version is written while consensus moves on; waiters hear of
+	// their txs once it is readable, so a receipt asked for at once is
+	// found. A failed write stops the next FinalizeBlock, and the node.
+	_, err := a.ledger.CommitAsync(func(h int64, err error) {
+		if err != nil {
+			a.log.Error("saving the committed state failed; the node stops at the next block", "height", h, "err", err)
+			return
+		}
+		a.metrics.observeCommit(h, time.Since(start))
+		a.events.publish(h, outcomes)
+		if a.snapshots != nil {
+			a.snapshots.MaybeTake(h, a.ledger.LastBlockTime().Unix())
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &abci.ResponseCommit{}, nil
 }

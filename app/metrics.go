@@ -52,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16),
 		}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "tabella", Name: "commit_seconds", Help: "Commit latency (IAVL SaveVersion and the commit marker).",
+			Namespace: "tabella", Name: "commit_seconds", Help: "Time from Commit to the version being on disk (IAVL SaveVersion and the commit marker), written off the block cycle.",
 			Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16),
 		}),
 		blockTxs: prometheus.NewHistogram(prometheus.HistogramOpts{

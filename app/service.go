@@ -172,7 +172,8 @@ func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxReq
 // awaitCommit waits for a tx's block. A tx the node had already seen may
 // have been committed before the caller registered: CometBFT's indexer
 // knows it a moment after the commit, so with poll set the indexer is
-// asked until it or the commit notification answers.
+// asked until it or the commit notification answers. Either way the
+// ledger's readable state includes the block when it returns.
 func (s *Service) awaitCommit(ctx context.Context, hash []byte, committed <-chan TxOutcome, poll bool) (TxOutcome, error) {
 	var tick <-chan time.Time
 	if poll {
@@ -187,7 +188,9 @@ func (s *Service) awaitCommit(ctx context.Context, hash []byte, committed <-chan
 				return TxOutcome{}, status.Errorf(codes.Unavailable, "look up tx: %v", err)
 			}
 			if ok {
-				return o, nil
+				// The indexer can know the block before the ledger has
+				// written its state (Ledger.CommitAsync).
+				return o, s.awaitState(ctx, o.Height)
 			}
 		}
 		select {
@@ -198,6 +201,20 @@ func (s *Service) awaitCommit(ctx context.Context, hash []byte, committed <-chan
 			return TxOutcome{}, status.Errorf(codes.DeadlineExceeded, "tx %X was not committed before the deadline", hash)
 		}
 	}
+}
+
+// awaitState waits until the ledger's saved state reaches height.
+func (s *Service) awaitState(ctx context.Context, height int64) error {
+	heights, cancel := s.events.WatchHeights()
+	defer cancel()
+	for s.ledger.LastHeight() < height {
+		select {
+		case <-heights:
+		case <-ctx.Done():
+			return status.Errorf(codes.DeadlineExceeded, "the state of height %d is not saved yet (latest %d)", height, s.ledger.LastHeight())
+		}
+	}
+	return nil
 }
 
 func (s *Service) outcome(resp *tabellav1.BroadcastTxResponse, o TxOutcome) (*tabellav1.BroadcastTxResponse, error) {

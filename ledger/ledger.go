@@ -79,11 +79,12 @@ type BlockResult struct {
 	ValidatorUpdates []ValidatorUpdate
 }
 
-// Ledger owns the IAVL tree. InitChain, FinalizeBlock and Commit must be
-// called from one goroutine at a time, and CheckTx from one goroutine at a
-// time (CometBFT's consensus and mempool ABCI connections do that); CheckTx
-// may run while FinalizeBlock does, as it reads only the committed version.
-// View and PreVerify may be called concurrently with all of them.
+// Ledger owns the IAVL tree. InitChain, FinalizeBlock, Commit, CommitAsync,
+// ImportVersion and Close must be called from one goroutine at a time, and
+// CheckTx from one goroutine at a time (CometBFT's consensus and mempool
+// ABCI connections do that); CheckTx may run while FinalizeBlock does, as
+// it reads only committed state. View and PreVerify may be called
+// concurrently with all of them.
 type Ledger struct {
 	marker CommitMarker
 	tree   *iavl.MutableTree
@@ -98,8 +99,15 @@ type Ledger struct {
 	chainID  string
 	lastTime int64 // block time of the last committed block, unix seconds
 
-	// pending is the block finalized but not yet committed.
-	pending *Block
+	// pending is the block finalized but not yet committed, and
+	// pendingWrites what its execution wrote.
+	pending       *Block
+	pendingWrites *overlay
+	// saving is the version CommitAsync is writing, nil when none is;
+	// saveErr is the first failure to write one, after which the ledger
+	// executes no more blocks.
+	saving  *versionSave
+	saveErr error
 	// genesis holds InitChain's writes until the first commit: they live
 	// in the tree's working state, and a rollback of an uncommitted first
 	// block must restore them.
@@ -110,6 +118,10 @@ type Ledger struct {
 	// holds the headers CheckTx decoded in the same scope.
 	check      *overlay
 	checkViews *viewCache
+	// checkHeight and checkTime are the height and block time CheckTx
+	// checks against: those of the block after the state it reads.
+	checkHeight int64
+	checkTime   int64
 
 	// ballots answers reads of absent ballot keys from memory;
 	// pendingBallots are the ballot keys the pending block wrote, added to
@@ -203,6 +215,9 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
+	if committedHeight > 0 {
+		l.lastTime = markerTime
+	}
 	latest, err := tree.GetLatestVersion()
 	if err != nil {
 		return nil, fmt.Errorf("read latest IAVL version: %w", err)
@@ -233,7 +248,6 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 			return nil, fmt.Errorf("read chain id: %w", err)
 		}
 		l.chainID = string(cid)
-		l.lastTime = markerTime
 	}
 	return l, nil
 }
@@ -252,17 +266,19 @@ func (l *Ledger) refreshCommitted() error {
 	}
 	l.mu.Lock()
 	l.committed = t
+	blockTime := l.lastTime
 	l.mu.Unlock()
-	l.resetCheck(t)
+	l.resetCheck(t, v+1, blockTime)
 	return nil
 }
 
-// resetCheck starts CheckTx's overlay afresh over committed. Before the
-// first commit the state is the genesis InitChain wrote into the working
-// tree, which the first block then changes: CheckTx reads a copy of the
-// genesis writes instead (and IAVL's fast index, when on, has none of
-// them until they are saved).
-func (l *Ledger) resetCheck(committed reader) {
+// resetCheck starts CheckTx's overlay afresh over committed, the state
+// before the block at height, whose block time CheckTx assumes blockTime.
+// Before the first commit the state is the genesis InitChain wrote into
+// the working tree, which the first block then changes: CheckTx reads a
+// copy of the genesis writes instead (and IAVL's fast index, when on, has
+// none of them until they are saved).
+func (l *Ledger) resetCheck(committed reader, height, blockTime int64) {
 	if l.tree.Version() == 0 {
 		genesis := newOverlay(emptyState{})
 		if l.genesis != nil {
@@ -273,6 +289,7 @@ func (l *Ledger) resetCheck(committed reader) {
 	l.checkMu.Lock()
 	l.check = newOverlay(newMemoReader(ballotFiltered{committed, l.ballots}))
 	l.checkViews = newViewCache()
+	l.checkHeight, l.checkTime = height, blockTime
 	l.checkMu.Unlock()
 }
 
@@ -281,18 +298,20 @@ type emptyState struct{}
 
 func (emptyState) Get([]byte) ([]byte, error) { return nil, nil }
 
-// Close releases the tree. The database is the caller's to close.
+// Close waits for a version being saved and releases the tree. The
+// database is the caller's to close.
 func (l *Ledger) Close() error {
+	saveErr := l.waitSaved()
 	l.batcher.Close()
 	l.ballots.stop()
-	return errors.Join(l.reader.Close(), l.tree.Close())
+	return errors.Join(saveErr, l.reader.Close(), l.tree.Close())
 }
 
 // ChainID is the chain id set at InitChain ("" before).
 func (l *Ledger) ChainID() string { return l.chainID }
 
-// LastHeight is the last committed height (the IAVL version). Safe for
-// concurrent use.
+// LastHeight is the last committed height whose state is saved and
+// readable (the IAVL version). Safe for concurrent use.
 func (l *Ledger) LastHeight() int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -340,7 +359,7 @@ func (l *Ledger) InitChain(chainID string, initialHeight int64, genesisTime time
 	l.lastTime = genesisTime.Unix()
 	l.mu.Unlock()
 	l.genesis = kv
-	l.resetCheck(nil)
+	l.resetCheck(nil, 1, genesisTime.Unix())
 	return vals, l.tree.WorkingHash(), nil
 }
 
@@ -352,11 +371,15 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 	if l.chainID == "" {
 		return nil, errors.New("FinalizeBlock before InitChain")
 	}
+	if err := l.waitSaved(); err != nil {
+		return nil, err
+	}
 	if l.pending != nil {
 		// A block was finalized but not committed (consensus moved on
 		// after a crash-free retry); start again from the last commit.
 		l.tree.Rollback()
 		l.pending = nil
+		l.pendingWrites = nil
 		l.pendingBallots = nil
 		if l.genesis != nil {
 			if err := l.flush(l.genesis); err != nil {
@@ -412,6 +435,7 @@ func (l *Ledger) FinalizeBlock(b Block) (*BlockResult, error) {
 	res.ValidatorUpdates = ctx.valUpdates
 	blk := b
 	l.pending = &blk
+	l.pendingWrites = ctx.kv
 	return res, nil
 }
 
@@ -512,33 +536,136 @@ func (l *Ledger) flush(kv *overlay) error {
 }
 
 // Commit persists the finalized block as IAVL version == height, then
-// writes the commit marker. It returns the committed height.
+// writes the commit marker. It returns the committed height once the
+// version is on disk and View reads it.
 func (l *Ledger) Commit() (int64, error) {
+	if _, err := l.CommitAsync(nil); err != nil {
+		return 0, err
+	}
+	if err := l.waitSaved(); err != nil {
+		return 0, err
+	}
+	return l.LastHeight(), nil
+}
+
+// CommitAsync commits the finalized block and returns its height at once:
+// from then on CheckTx checks against the block's state, while the
+// version is written on another goroutine, off the block cycle (writing a
+// block of a few thousand ballots takes tens of milliseconds, during which
+// CometBFT holds its mempool and the next height waits). The next
+// FinalizeBlock, ImportVersion and Close wait for the write, and a failed
+// write fails them: the node stops rather than run on state it could not
+// save. saved, when not nil, is called on the writing goroutine once the
+// version is durable and View reads it, or with the error that stopped it;
+// the calls come in height order.
+//
+// A crash while the version is written loses at most that version: the
+// commit marker still names the one before, Open discards what was
+// written above it, and CometBFT replays the block from its store.
+func (l *Ledger) CommitAsync(saved func(height int64, err error)) (int64, error) {
+	if err := l.waitSaved(); err != nil {
+		return 0, err
+	}
 	if l.pending == nil {
 		return 0, errors.New("Commit without a finalized block")
 	}
-	l.mu.Lock()
+	b, writes, ballots := l.pending, l.pendingWrites, l.pendingBallots
+	l.pending, l.pendingWrites, l.pendingBallots = nil, nil, nil
+	s := &versionSave{done: make(chan struct{})}
+	if l.tree.Version() == 0 {
+		// The first commit: readers still read the working tree (the
+		// genesis state), whose nodes SaveVersion changes, so it is saved
+		// before CommitAsync returns.
+		s.err = l.save(b, ballots, true)
+		l.genesis = nil
+		close(s.done)
+		l.saving = s
+		if saved != nil {
+			saved(b.Height, s.err)
+		}
+		return b.Height, s.err
+	}
+	// CheckTx reads the block's writes over the version before it, which
+	// readers share with nothing SaveVersion touches. The ballot index
+	// learns the block's ballots first, as it answers for absent ones.
+	l.ballots.add(ballots...)
+	l.mu.RLock()
+	state := newOverlay(l.committed)
+	l.mu.RUnlock()
+	writes.mergeInto(state)
+	l.resetCheck(state, b.Height+1, b.Time.Unix())
+	l.saving = s
+	go func() {
+		defer close(s.done)
+		s.err = l.save(b, nil, false)
+		if saved != nil {
+			saved(b.Height, s.err)
+		}
+	}()
+	return b.Height, nil
+}
+
+// versionSave is a version being written by CommitAsync; err is set
+// before done closes.
+type versionSave struct {
+	done chan struct{}
+	err  error
+}
+
+// waitSaved waits for the version CommitAsync is writing, and returns the
+// first error any write gave.
+func (l *Ledger) waitSaved() error {
+	if s := l.saving; s != nil {
+		<-s.done
+		l.saving = nil
+		if s.err != nil && l.saveErr == nil {
+			l.saveErr = s.err
+		}
+	}
+	if l.saveErr != nil {
+		return fmt.Errorf("an earlier commit failed, the ledger stopped: %w", l.saveErr)
+	}
+	return nil
+}
+
+// save writes block b's version and its commit marker, then points
+// readers at it. With resetCheck it also starts CheckTx afresh over it
+// (after adding ballots to the ballot index); otherwise CheckTx already
+// reads the same state.
+func (l *Ledger) save(b *Block, ballots [][]byte, resetCheck bool) error {
+	// Readers share no nodes with the tree once a version is saved, so
+	// only the first save, which changes the genesis state they read,
+	// holds them off.
+	first := l.tree.Version() == 0
+	if first {
+		l.mu.Lock()
+	}
 	_, v, err := l.tree.SaveVersion()
-	l.mu.Unlock()
-	if err != nil {
-		return 0, fmt.Errorf("save state version %d: %w", l.pending.Height, err)
+	if first {
+		l.mu.Unlock()
 	}
-	if err := l.marker.Store(v, l.pending.Time.Unix()); err != nil {
-		return 0, fmt.Errorf("write commit marker %d: %w", v, err)
+	if err != nil {
+		return fmt.Errorf("save state version %d: %w", b.Height, err)
+	}
+	if v != b.Height {
+		return fmt.Errorf("saved state version %d for block %d", v, b.Height)
+	}
+	if err := l.marker.Store(v, b.Time.Unix()); err != nil {
+		return fmt.Errorf("write commit marker %d: %w", v, err)
+	}
+	t, err := l.reader.GetImmutable(v)
+	if err != nil {
+		return fmt.Errorf("open committed version %d: %w", v, err)
 	}
 	l.mu.Lock()
-	l.lastTime = l.pending.Time.Unix()
+	l.committed = t
+	l.lastTime = b.Time.Unix()
 	l.mu.Unlock()
-	l.pending = nil
-	l.genesis = nil
-	// The index learns the block's ballots before CheckTx can read the
-	// version that holds them.
-	l.ballots.add(l.pendingBallots...)
-	l.pendingBallots = nil
-	if err := l.refreshCommitted(); err != nil {
-		return 0, err
+	if resetCheck {
+		l.ballots.add(ballots...)
+		l.resetCheck(t, v+1, b.Time.Unix())
 	}
-	return v, nil
+	return nil
 }
 
 // CheckTx decides whether a tx may enter the mempool: every stateless check
@@ -555,13 +682,10 @@ func (l *Ledger) CheckTx(raw []byte) TxResult {
 		return rejection(raw, err)
 	}
 	// CheckTx may run while FinalizeBlock executes the next block (they use
-	// separate ABCI connections); it only reads the committed version.
-	l.mu.RLock()
-	height, blockTime := l.committed.Version()+1, l.lastTime
-	l.mu.RUnlock()
+	// separate ABCI connections); it only reads committed state.
 	l.checkMu.Lock()
 	defer l.checkMu.Unlock()
-	ctx := &execCtx{kv: newOverlay(l.check), chainID: l.chainID, height: height, time: blockTime, sigs: l.sigs, views: l.checkViews}
+	ctx := &execCtx{kv: newOverlay(l.check), chainID: l.chainID, height: l.checkHeight, time: l.checkTime, sigs: l.sigs, views: l.checkViews}
 	if err := ctx.deliver(d); err != nil {
 		return rejectionOf(d, err)
 	}

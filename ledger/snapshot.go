@@ -61,6 +61,9 @@ func (l *Ledger) ExportVersion(version int64, w io.Writer) error {
 // version, and checks the result hashes to wantHash (the app hash CometBFT
 // trusts for that height). blockTime is the snapshot's block time.
 func (l *Ledger) ImportVersion(version, blockTime int64, r io.Reader, wantHash []byte) (err error) {
+	if err := l.waitSaved(); err != nil {
+		return err
+	}
 	if l.tree.Version() != 0 || l.pending != nil {
 		return fmt.Errorf("import into a ledger at height %d: it must be empty", l.tree.Version())
 	}
