@@ -334,7 +334,7 @@ func printReports() {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := proctest.Main(m)
 	printReports()
 	os.Exit(code)
 }

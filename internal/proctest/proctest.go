@@ -73,6 +73,19 @@ func Binaries(t testing.TB) (tabellad, tabella string) {
 	return filepath.Join(binDir, "tabellad"), filepath.Join(binDir, "tabella")
 }
 
+// Main runs a package's tests and then removes the binaries Binaries
+// built, which would otherwise stay in the temporary directory (about
+// 90 MB a test run). Call it from TestMain: os.Exit(proctest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if binDir != "" {
+		if err := os.RemoveAll(binDir); err != nil {
+			fmt.Fprintf(os.Stderr, "proctest: remove %s: %v\n", binDir, err)
+		}
+	}
+	return code
+}
+
 // Ports is a node's set of loopback listen addresses.
 type Ports struct {
 	GRPC, RPC, P2P int
