@@ -160,6 +160,11 @@ func (s *Service) BroadcastTx(ctx context.Context, req *tabellav1.BroadcastTxReq
 		if !ok {
 			return resp, nil // still pending
 		}
+		wctx, stop := context.WithTimeout(ctx, s.WaitTimeout)
+		defer stop()
+		if err := s.awaitState(wctx, o.Height); err != nil {
+			return nil, err
+		}
 		return s.outcome(resp, o)
 	}
 	o, err := s.awaitCommit(ctx, hash, committed, seen)

@@ -11,6 +11,8 @@ import (
 	idb "github.com/cosmos/iavl/db"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tabella/tabella/client"
@@ -154,4 +156,70 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// seenMempool has seen every tx already, and CometBFT's indexer reports
+// it committed at height.
+type seenMempool struct{ height int64 }
+
+func (seenMempool) Submit(context.Context, []byte) (ledger.Code, string, error) {
+	return 0, "", ErrTxInMempool
+}
+
+func (m seenMempool) Committed(_ context.Context, hash []byte) (TxOutcome, bool, error) {
+	return TxOutcome{Hash: hash, Height: m.height, Code: ledger.CodeOK}, true, nil
+}
+
+// TestResubmissionWaitsForState: a tx the indexer already knows committed
+// is answered only once the ledger's readable state includes its block
+// (the ledger writes a block's version after CometBFT's commit), and not
+// past the wait timeout when it never does.
+func TestResubmissionWaitsForState(t *testing.T) {
+	l := newTestLedger(t)
+	events := NewCommitEvents()
+	svc := NewService(l, events, seenMempool{height: 2}, nil)
+	voter := testKey("voter")
+	cred, err := client.IssueCredential(serviceTestChain, testKey("registry"), &tabellav1.Credential{
+		IssuerId: "registry", VoterPublicKey: voter.Public().(ed25519.PublicKey),
+		IssuedAt: 1, ExpiresAt: 4_000_000_000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := client.BallotTx(serviceTestChain, voter, "some-initiative", cred, []uint32{0}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type answer struct {
+		resp *tabellav1.BroadcastTxResponse
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := svc.BroadcastTx(context.Background(), &tabellav1.BroadcastTxRequest{Tx: tx})
+		got <- answer{resp, err}
+	}()
+	select {
+	case a := <-got:
+		t.Fatalf("answered %+v before the ledger reached height 2", a)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := l.FinalizeBlock(ledger.Block{Height: 2, Time: testStart.Add(2 * time.Second), Hash: make([]byte, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	events.publish(2, nil)
+	a := <-got
+	if a.err != nil || a.resp.Height != 2 {
+		t.Fatalf("answer %+v, %v; want height 2", a.resp, a.err)
+	}
+
+	svc = NewService(l, NewCommitEvents(), seenMempool{height: 5}, nil)
+	svc.WaitTimeout = 50 * time.Millisecond
+	if _, err := svc.BroadcastTx(context.Background(), &tabellav1.BroadcastTxRequest{Tx: tx}); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("a height the ledger never reaches: %v, want DeadlineExceeded", err)
+	}
 }
