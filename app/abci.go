@@ -56,12 +56,13 @@ func (a *Application) Events() *CommitEvents { return a.events }
 // Info reports the last committed height and app hash, so CometBFT replays
 // exactly the blocks the ledger has not committed.
 func (a *Application) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
+	height, hash, _ := a.ledger.LastCommit()
 	return &abci.ResponseInfo{
 		Data:             "tabella",
 		Version:          version.ABCIVersion,
 		AppVersion:       AppVersion,
-		LastBlockHeight:  a.ledger.LastHeight(),
-		LastBlockAppHash: a.ledger.LastAppHash(),
+		LastBlockHeight:  height,
+		LastBlockAppHash: hash,
 	}, nil
 }
 

@@ -215,6 +215,10 @@ func (n *Node) Stop() error {
 		}
 		n.cmt.Wait()
 	}
+	// The last block's version may still be being written, and its
+	// callback may start a snapshot: both end before the database closes.
+	// A failed write is reported by ledger.Close below.
+	_ = n.ledger.WaitSaved()
 	n.snapshots.Wait()
 	if err := n.ledger.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close ledger: %w", err))

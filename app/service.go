@@ -355,16 +355,15 @@ func (s *Service) GetGovProposal(_ context.Context, req *tabellav1.GetGovProposa
 
 // GetChainInfo reports the chain id and the latest committed state.
 func (s *Service) GetChainInfo(context.Context, *tabellav1.GetChainInfoRequest) (*tabellav1.GetChainInfoResponse, error) {
-	v, err := s.view(0)
-	if err != nil {
-		return nil, err
+	height, hash, bt := s.ledger.LastCommit()
+	if height == 0 {
+		return nil, status.Error(codes.OutOfRange, "nothing is committed yet")
 	}
-	bt := s.ledger.LastBlockTime().Unix()
 	return &tabellav1.GetChainInfoResponse{
 		ChainId:     s.ledger.ChainID(),
-		Height:      v.Height,
-		AppHash:     v.AppHash(),
-		BlockTime:   bt,
+		Height:      height,
+		AppHash:     hash,
+		BlockTime:   bt.Unix(),
 		NodeVersion: s.NodeVersion,
 		RpcAddress:  s.RPCAddress,
 	}, nil

@@ -72,8 +72,9 @@ func (w *world) commitAsync() <-chan saveResult {
 }
 
 // TestCommitAsync: while a committed block's version is still being
-// written, CheckTx already checks against the block, readers still see
-// the version before it, and the next block waits for the write.
+// written, CheckTx already checks against the block, readers of the
+// latest state still see the version before it, a reader of the block's
+// height and the next block wait for the write.
 func TestCommitAsync(t *testing.T) {
 	mem := idb.NewMemDB()
 	db := &heldDB{MemDB: mem}
@@ -103,6 +104,16 @@ func TestCommitAsync(t *testing.T) {
 	default:
 	}
 
+	viewed := make(chan int64, 1)
+	go func() {
+		v, err := w.l.View(before + 1)
+		if err != nil {
+			t.Error(err)
+			viewed <- -1
+			return
+		}
+		viewed <- v.Height
+	}()
 	next := make(chan error, 1)
 	go func() {
 		_, err := w.l.FinalizeBlock(ledger.Block{Height: w.height + 1, Time: w.now.Add(5 * time.Second), Hash: blockHash(w.height + 1)})
@@ -111,6 +122,8 @@ func TestCommitAsync(t *testing.T) {
 	select {
 	case err := <-next:
 		t.Fatalf("the next block ran before the last one was written (err %v)", err)
+	case h := <-viewed:
+		t.Fatalf("View of the height being written answered %d before the write finished", h)
 	case <-time.After(100 * time.Millisecond):
 	}
 
@@ -123,6 +136,12 @@ func TestCommitAsync(t *testing.T) {
 	}
 	if n := w.tally("parks").Turnout; n != 1 {
 		t.Fatalf("turnout %d after the write, want 1", n)
+	}
+	if h := <-viewed; h != before+1 {
+		t.Fatalf("View of the height being written answered %d, want %d", h, before+1)
+	}
+	if h, hash, _ := w.l.LastCommit(); h != before+1 || len(hash) == 0 {
+		t.Fatalf("LastCommit %d %x, want height %d", h, hash, before+1)
 	}
 	if err := <-next; err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corestore "cosmossdk.io/core/store"
@@ -108,6 +109,9 @@ type Ledger struct {
 	// executes no more blocks.
 	saving  *versionSave
 	saveErr error
+	// writing is the last version CommitAsync wrote or is writing, for
+	// View to wait on.
+	writing atomic.Pointer[versionSave]
 	// genesis holds InitChain's writes until the first commit: they live
 	// in the tree's working state, and a rollback of an uncommitted first
 	// block must restore them.
@@ -324,6 +328,15 @@ func (l *Ledger) LastAppHash() []byte {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.committed.Hash()
+}
+
+// LastCommit is LastHeight, LastAppHash and LastBlockTime read together,
+// so that they describe one version even while the next is being saved.
+// Safe for concurrent use.
+func (l *Ledger) LastCommit() (height int64, appHash []byte, blockTime time.Time) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.committed.Version(), l.committed.Hash(), time.Unix(l.lastTime, 0).UTC()
 }
 
 // LastBlockTime is the time of the last committed block (genesis time
@@ -571,7 +584,7 @@ func (l *Ledger) CommitAsync(saved func(height int64, err error)) (int64, error)
 	}
 	b, writes, ballots := l.pending, l.pendingWrites, l.pendingBallots
 	l.pending, l.pendingWrites, l.pendingBallots = nil, nil, nil
-	s := &versionSave{done: make(chan struct{})}
+	s := &versionSave{height: b.Height, done: make(chan struct{})}
 	if l.tree.Version() == 0 {
 		// The first commit: readers still read the working tree (the
 		// genesis state), whose nodes SaveVersion changes, so it is saved
@@ -595,6 +608,7 @@ func (l *Ledger) CommitAsync(saved func(height int64, err error)) (int64, error)
 	writes.mergeInto(state)
 	l.resetCheck(state, b.Height+1, b.Time.Unix())
 	l.saving = s
+	l.writing.Store(s)
 	go func() {
 		defer close(s.done)
 		s.err = l.save(b, nil, false)
@@ -608,9 +622,15 @@ func (l *Ledger) CommitAsync(saved func(height int64, err error)) (int64, error)
 // versionSave is a version being written by CommitAsync; err is set
 // before done closes.
 type versionSave struct {
-	done chan struct{}
-	err  error
+	height int64
+	done   chan struct{}
+	err    error
 }
+
+// WaitSaved waits for the version CommitAsync is writing and returns the
+// error of any write that failed. Call it only while no block can be
+// finalized or committed: to shut down after CometBFT has stopped.
+func (l *Ledger) WaitSaved() error { return l.waitSaved() }
 
 // waitSaved waits for the version CommitAsync is writing, and returns the
 // first error any write gave.

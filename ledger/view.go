@@ -22,8 +22,13 @@ type View struct {
 	Height int64
 }
 
-// View opens the committed version at height; 0 means the latest.
+// View opens the committed version at height; 0 means the latest. A
+// height CometBFT has committed but whose version is still being written
+// (Ledger.CommitAsync) is waited for: it is readable in a moment.
 func (l *Ledger) View(height int64) (*View, error) {
+	if s := l.writing.Load(); s != nil && height == s.height {
+		<-s.done
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	latest := l.committed
