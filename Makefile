@@ -20,13 +20,13 @@ run:
 	$(GO) run ./cmd/tabellad dev
 
 ## test: lint, check generated code is fresh, run every test (fuzz seeds included),
-## and the concurrency tests (ledger, batched mempool checks) under the race detector
+## and the state machine and the ABCI application (whose block writes run on their own
+## goroutine) under the race detector
 # The multi-node suite runs last and alone: on a two-core machine its
 # five-process networks must not share the CPU with the other packages.
 test: lint proto-check
 	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/testnet$$')
-	$(GO) test -count=1 -race -run 'TestCheckTxDuringFinalizeBlock|TestBallotIndex|TestCommitAsync' ./ledger/
-	$(GO) test -count=1 -race -run 'TestBatchingClient' ./app/
+	$(GO) test -count=1 -race ./ledger/ ./app/
 	$(GO) test -count=1 -timeout 15m ./testnet/
 
 ## test-short: unit tests only, no processes
