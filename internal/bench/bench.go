@@ -400,13 +400,7 @@ func Run(ctx context.Context, o *Options, app string, txs [][]byte, submit Submi
 		res.TPS = float64(committed) / span.Seconds()
 	}
 	res.Commit = summarize(subs.commitLat)
-	var provLat []time.Duration
-	for _, p := range subs.provable {
-		if at, ok := heights.firstSeen(p.height + 1); ok {
-			provLat = append(provLat, at.Sub(p.sent))
-		}
-	}
-	res.Provable = summarize(provLat)
+	res.Provable = summarize(provableLatencies(subs.provable, heights.firstSeen))
 	res.CPUPercent = cpuPercent(cpu1-cpu0, elapsed)
 	res.ClientCPUPercent = cpuPercent(self1-self0, elapsed)
 	res.MaxRSSBytes = max(maxRSS.Load(), rss(o.PIDs))
@@ -488,7 +482,7 @@ func submitAll(ctx, runCtx context.Context, o *Options, nodes int, txs [][]byte,
 					subs.rejected[rejected]++
 				case h > 0:
 					subs.commitLat = append(subs.commitLat, time.Since(sent))
-					subs.provable = append(subs.provable, pendingProof{sent: sent, height: h})
+					subs.provable = append(subs.provable, pendingProof{sent: sent, committed: time.Now(), height: h})
 				}
 				mu.Unlock()
 				if !busy {
@@ -511,8 +505,26 @@ func submitAll(ctx, runCtx context.Context, o *Options, nodes int, txs [][]byte,
 }
 
 type pendingProof struct {
-	sent   time.Time
-	height int64
+	sent, committed time.Time
+	height          int64
+}
+
+// provableLatencies is, for each committed ballot, the time from its cast
+// until a receipt could be verified: the header of the block after its
+// own exists (first seen by seen) and the voter knows its height, which
+// the node's commit answer tells. The answer can come after that header:
+// a node answers once its state holds the block.
+func provableLatencies(proofs []pendingProof, seen func(height int64) (time.Time, bool)) []time.Duration {
+	var lat []time.Duration
+	for _, p := range proofs {
+		if at, ok := seen(p.height + 1); ok {
+			if at.Before(p.committed) {
+				at = p.committed
+			}
+			lat = append(lat, at.Sub(p.sent))
+		}
+	}
+	return lat
 }
 
 // heightClock records when each height was first seen.

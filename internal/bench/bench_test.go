@@ -96,3 +96,29 @@ func TestSubmitAllRunsOut(t *testing.T) {
 		}
 	}
 }
+
+// TestProvableLatencies: a ballot is provable once the next block's header
+// exists and its commit answer has arrived, whichever is later; a ballot
+// whose next header was never seen is left out.
+func TestProvableLatencies(t *testing.T) {
+	t0 := time.Unix(1_000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	headers := map[int64]time.Time{11: at(500), 12: at(900)}
+	seen := func(h int64) (time.Time, bool) { ts, ok := headers[h]; return ts, ok }
+	proofs := []pendingProof{
+		{sent: at(0), committed: at(300), height: 10},   // header 11 after the answer
+		{sent: at(100), committed: at(700), height: 10}, // the answer after header 11
+		{sent: at(200), committed: at(800), height: 11},
+		{sent: at(0), committed: at(950), height: 12}, // header 13 never seen
+	}
+	got := provableLatencies(proofs, seen)
+	want := []time.Duration{500 * time.Millisecond, 600 * time.Millisecond, 700 * time.Millisecond}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}
