@@ -99,25 +99,14 @@ func newTestLedger(t *testing.T) *ledger.Ledger {
 // tabella_api_rejected_total by type and code.
 func TestBroadcastRefusesBeforeMempool(t *testing.T) {
 	svc, m := newTestService(t)
-	voter := testKey("voter")
-	cred, err := client.IssueCredential(serviceTestChain, testKey("registry"), &tabellav1.Credential{
-		IssuerId: "registry", VoterPublicKey: voter.Public().(ed25519.PublicKey),
-		IssuedAt: 1, ExpiresAt: 4_000_000_000,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, err := client.BallotTx(serviceTestChain, voter, "some-initiative", cred, []uint32{0}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := testBallotTx(t, serviceTestChain)
 	var env tabellav1.Tx
 	if err := proto.Unmarshal(good, &env); err != nil {
 		t.Fatal(err)
 	}
 	env.Signatures[0].Signature[7] ^= 0x40
 	forged, _ := proto.Marshal(&env)
-	otherChain, _ := client.BallotTx("another-chain", voter, "some-initiative", cred, []uint32{0}, 1)
+	otherChain := testBallotTx(t, "another-chain")
 
 	cases := []struct {
 		name, typ string
@@ -158,6 +147,25 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
+// testBallotTx is "voter"'s ballot in "some-initiative" on chain, with a
+// credential from the test ledger's issuer.
+func testBallotTx(t *testing.T, chain string) []byte {
+	t.Helper()
+	voter := testKey("voter")
+	cred, err := client.IssueCredential(chain, testKey("registry"), &tabellav1.Credential{
+		IssuerId: "registry", VoterPublicKey: voter.Public().(ed25519.PublicKey),
+		IssuedAt: 1, ExpiresAt: 4_000_000_000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := client.BallotTx(chain, voter, "some-initiative", cred, []uint32{0}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // seenMempool has seen every tx already, and CometBFT's indexer reports
 // it committed at height.
 type seenMempool struct{ height int64 }
@@ -178,18 +186,7 @@ func TestResubmissionWaitsForState(t *testing.T) {
 	l := newTestLedger(t)
 	events := NewCommitEvents()
 	svc := NewService(l, events, seenMempool{height: 2}, nil)
-	voter := testKey("voter")
-	cred, err := client.IssueCredential(serviceTestChain, testKey("registry"), &tabellav1.Credential{
-		IssuerId: "registry", VoterPublicKey: voter.Public().(ed25519.PublicKey),
-		IssuedAt: 1, ExpiresAt: 4_000_000_000,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := client.BallotTx(serviceTestChain, voter, "some-initiative", cred, []uint32{0}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := testBallotTx(t, serviceTestChain)
 
 	type answer struct {
 		resp *tabellav1.BroadcastTxResponse

@@ -52,6 +52,17 @@ func (b *heldBatch) WriteSync() error {
 	return b.Batch.WriteSync()
 }
 
+// newHeldWorld is a world on a heldDB, with the consultation "parks"
+// open for voting.
+func newHeldWorld(t *testing.T) (*world, *heldDB) {
+	t.Helper()
+	mem := idb.NewMemDB()
+	db := &heldDB{MemDB: mem}
+	w := newWorldOn(t, mem, db, ledger.Options{Marker: &fileLikeMarker{}})
+	w.mustOK(w.createTx(w.consultation("parks")))
+	return w, db
+}
+
 type saveResult struct {
 	height int64
 	err    error
@@ -76,10 +87,7 @@ func (w *world) commitAsync() <-chan saveResult {
 // latest state still see the version before it, a reader of the block's
 // height and the next block wait for the write.
 func TestCommitAsync(t *testing.T) {
-	mem := idb.NewMemDB()
-	db := &heldDB{MemDB: mem}
-	w := newWorldOn(t, mem, db, ledger.Options{Marker: &fileLikeMarker{}})
-	w.mustOK(w.createTx(w.consultation("parks")))
+	w, db := newHeldWorld(t)
 	before := w.height
 
 	db.hold = make(chan struct{})
@@ -155,10 +163,7 @@ func TestCommitAsync(t *testing.T) {
 // the saved callback, the state readers see stays the last one written,
 // and the ledger executes no further block.
 func TestCommitAsyncFailure(t *testing.T) {
-	mem := idb.NewMemDB()
-	db := &heldDB{MemDB: mem}
-	w := newWorldOn(t, mem, db, ledger.Options{Marker: &fileLikeMarker{}})
-	w.mustOK(w.createTx(w.consultation("parks")))
+	w, db := newHeldWorld(t)
 	before := w.height
 
 	db.fail = errors.New("disk full")

@@ -258,22 +258,32 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 
 // refreshCommitted points readers and CheckTx at the latest saved version.
 func (l *Ledger) refreshCommitted() error {
-	v := l.tree.Version()
-	var t *iavl.ImmutableTree
-	if v == 0 {
-		t = l.tree.ImmutableTree
-	} else {
+	l.mu.RLock()
+	blockTime := l.lastTime
+	l.mu.RUnlock()
+	t, err := l.setCommitted(l.tree.Version(), blockTime)
+	if err != nil {
+		return err
+	}
+	l.resetCheck(t, t.Version()+1, blockTime)
+	return nil
+}
+
+// setCommitted points readers at saved version v, whose block time is
+// blockTime, and returns it.
+func (l *Ledger) setCommitted(v, blockTime int64) (*iavl.ImmutableTree, error) {
+	t := l.tree.ImmutableTree
+	if v > 0 {
 		var err error
 		if t, err = l.reader.GetImmutable(v); err != nil {
-			return fmt.Errorf("open committed version %d: %w", v, err)
+			return nil, fmt.Errorf("open committed version %d: %w", v, err)
 		}
 	}
 	l.mu.Lock()
 	l.committed = t
-	blockTime := l.lastTime
+	l.lastTime = blockTime
 	l.mu.Unlock()
-	l.resetCheck(t, v+1, blockTime)
-	return nil
+	return t, nil
 }
 
 // resetCheck starts CheckTx's overlay afresh over committed, the state
@@ -589,7 +599,13 @@ func (l *Ledger) CommitAsync(saved func(height int64, err error)) (int64, error)
 		// The first commit: readers still read the working tree (the
 		// genesis state), whose nodes SaveVersion changes, so it is saved
 		// before CommitAsync returns.
-		s.err = l.save(b, ballots, true)
+		var t *iavl.ImmutableTree
+		if t, s.err = l.save(b, true); s.err == nil {
+			// The index learns the block's ballots before CheckTx can
+			// read the version that holds them.
+			l.ballots.add(ballots...)
+			l.resetCheck(t, b.Height+1, b.Time.Unix())
+		}
 		l.genesis = nil
 		close(s.done)
 		l.saving = s
@@ -611,7 +627,7 @@ func (l *Ledger) CommitAsync(saved func(height int64, err error)) (int64, error)
 	l.writing.Store(s)
 	go func() {
 		defer close(s.done)
-		s.err = l.save(b, nil, false)
+		_, s.err = l.save(b, false)
 		if saved != nil {
 			saved(b.Height, s.err)
 		}
@@ -649,14 +665,10 @@ func (l *Ledger) waitSaved() error {
 }
 
 // save writes block b's version and its commit marker, then points
-// readers at it. With resetCheck it also starts CheckTx afresh over it
-// (after adding ballots to the ballot index); otherwise CheckTx already
-// reads the same state.
-func (l *Ledger) save(b *Block, ballots [][]byte, resetCheck bool) error {
-	// Readers share no nodes with the tree once a version is saved, so
-	// only the first save, which changes the genesis state they read,
-	// holds them off.
-	first := l.tree.Version() == 0
+// readers at it and returns it. Readers share no nodes with the tree once a version is
+// saved, so only the first save, which changes the genesis state they
+// read from the working tree, holds them off.
+func (l *Ledger) save(b *Block, first bool) (*iavl.ImmutableTree, error) {
 	if first {
 		l.mu.Lock()
 	}
@@ -665,27 +677,15 @@ func (l *Ledger) save(b *Block, ballots [][]byte, resetCheck bool) error {
 		l.mu.Unlock()
 	}
 	if err != nil {
-		return fmt.Errorf("save state version %d: %w", b.Height, err)
+		return nil, fmt.Errorf("save state version %d: %w", b.Height, err)
 	}
 	if v != b.Height {
-		return fmt.Errorf("saved state version %d for block %d", v, b.Height)
+		return nil, fmt.Errorf("saved state version %d for block %d", v, b.Height)
 	}
 	if err := l.marker.Store(v, b.Time.Unix()); err != nil {
-		return fmt.Errorf("write commit marker %d: %w", v, err)
+		return nil, fmt.Errorf("write commit marker %d: %w", v, err)
 	}
-	t, err := l.reader.GetImmutable(v)
-	if err != nil {
-		return fmt.Errorf("open committed version %d: %w", v, err)
-	}
-	l.mu.Lock()
-	l.committed = t
-	l.lastTime = b.Time.Unix()
-	l.mu.Unlock()
-	if resetCheck {
-		l.ballots.add(ballots...)
-		l.resetCheck(t, v+1, b.Time.Unix())
-	}
-	return nil
+	return l.setCommitted(v, b.Time.Unix())
 }
 
 // CheckTx decides whether a tx may enter the mempool: every stateless check
