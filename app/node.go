@@ -20,8 +20,6 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 	idb "github.com/cosmos/iavl/db"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/syndtr/goleveldb/leveldb/filter"
-	"github.com/syndtr/goleveldb/leveldb/opt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -74,17 +72,7 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("cometbft_log_level %q: %w", conf.CometBFTLogLevel, err)
 	}
 
-	// The IAVL tree reads back the nodes of every path a ballot rewrites
-	// that its node cache lacks; goleveldb's default 8 MiB block cache and
-	// 4 MiB memtable made those reads (and snappy decoding them) a quarter
-	// of the node's CPU under load. 64 MiB and 16 MiB: 2,570-2,789 ->
-	// 3,530-3,629 ballots/s on one node, p99 2.5 -> 2.0 s, RSS +60 MiB
-	// (docs/performance.md).
-	db, err := idb.NewGoLevelDBWithOpts("tabella", LedgerDBDir(home), &opt.Options{
-		Filter:             filter.NewBloomFilter(10),
-		BlockCacheCapacity: 64 * opt.MiB,
-		WriteBuffer:        16 * opt.MiB,
-	})
+	db, err := idb.NewGoLevelDBWithOpts("tabella", LedgerDBDir(home), ledger.DBOptions())
 	if err != nil {
 		return nil, fmt.Errorf("open ledger database: %w", err)
 	}
