@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -218,5 +219,36 @@ func TestResubmissionWaitsForState(t *testing.T) {
 	svc.WaitTimeout = 50 * time.Millisecond
 	if _, err := svc.BroadcastTx(context.Background(), &tabellav1.BroadcastTxRequest{Tx: tx}); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("a height the ledger never reaches: %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestGetChainInfo: before any block is committed the chain info is
+// OutOfRange; after, it reports the committed height, app hash and block
+// time of one version.
+func TestGetChainInfo(t *testing.T) {
+	empty, err := ledger.Open(idb.NewMemDB(), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { empty.Close() })
+	svc := NewService(empty, NewCommitEvents(), nil, nil)
+	if _, err := svc.GetChainInfo(context.Background(), &tabellav1.GetChainInfoRequest{}); status.Code(err) != codes.OutOfRange {
+		t.Fatalf("nothing committed: %v, want OutOfRange", err)
+	}
+
+	l := newTestLedger(t)
+	svc = NewService(l, NewCommitEvents(), nil, nil)
+	info, err := svc.GetChainInfo(context.Background(), &tabellav1.GetChainInfoRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := l.View(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ChainId != serviceTestChain || info.Height != 1 || !bytes.Equal(info.AppHash, v.AppHash()) ||
+		info.BlockTime != testStart.Add(time.Second).Unix() {
+		t.Fatalf("chain info %+v; want %s at height 1, app hash %X, block time %d",
+			info, serviceTestChain, v.AppHash(), testStart.Add(time.Second).Unix())
 	}
 }

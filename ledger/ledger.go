@@ -665,9 +665,9 @@ func (l *Ledger) waitSaved() error {
 }
 
 // save writes block b's version and its commit marker, then points
-// readers at it and returns it. Readers share no nodes with the tree once a version is
-// saved, so only the first save, which changes the genesis state they
-// read from the working tree, holds them off.
+// readers at it and returns it. Readers share no nodes with the tree once
+// a version is saved, so only the first save, which changes the genesis
+// state they read from the working tree, holds them off.
 func (l *Ledger) save(b *Block, first bool) (*iavl.ImmutableTree, error) {
 	if first {
 		l.mu.Lock()
