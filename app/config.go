@@ -14,6 +14,8 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	"github.com/spf13/viper"
+
+	"github.com/tabella/tabella/ledger"
 )
 
 // Config is Tabella's own node settings, in <home>/config/tabella.toml
@@ -26,8 +28,13 @@ type Config struct {
 	LogFormat string `toml:"log_format"`
 	// CometBFTLogLevel filters CometBFT's own (chatty) logs.
 	CometBFTLogLevel string `toml:"cometbft_log_level"`
-	// IAVLCacheSize is the IAVL node cache, in nodes.
+	// IAVLCacheSize is IAVL's cache of decoded nodes, in nodes; it need
+	// only hold the top of the tree (see ledger.Options.CacheSize).
 	IAVLCacheSize int `toml:"iavl_cache_size"`
+	// NodeCacheMiB is the memory, in MiB, kept for the tree's encoded
+	// nodes in front of the database; 0 keeps none (see
+	// ledger.Options.NodeCacheBytes).
+	NodeCacheMiB int `toml:"node_cache_mib"`
 	// IAVLFastIndex keeps IAVL's fast index of the latest state (a copy of
 	// every key and value beside the tree); see ledger.Options.FastIndex.
 	IAVLFastIndex bool `toml:"iavl_fast_index"`
@@ -54,7 +61,8 @@ func DefaultConfig() Config {
 		LogLevel:           "info",
 		LogFormat:          "text",
 		CometBFTLogLevel:   "error",
-		IAVLCacheSize:      200_000,
+		IAVLCacheSize:      ledger.DefaultCacheSize,
+		NodeCacheMiB:       ledger.DefaultNodeCacheBytes >> 20,
 		SnapshotInterval:   500,
 		SnapshotKeepRecent: 2,
 		// Under a full mempool a node's heap is about 400 MiB live; at

@@ -76,7 +76,11 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger database: %w", err)
 	}
-	l, err := ledger.Open(db, ledger.Options{CacheSize: conf.IAVLCacheSize, FastIndex: conf.IAVLFastIndex,
+	nodeCache := -1 // none
+	if conf.NodeCacheMiB > 0 {
+		nodeCache = conf.NodeCacheMiB << 20
+	}
+	l, err := ledger.Open(db, ledger.Options{CacheSize: conf.IAVLCacheSize, NodeCacheBytes: nodeCache, FastIndex: conf.IAVLFastIndex,
 		Marker: FileMarker{Path: LedgerMarkerPath(home)}, Logger: log.With("module", "ledger")})
 	if err != nil {
 		db.Close()

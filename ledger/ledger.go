@@ -29,8 +29,14 @@ import (
 
 // Options tune the ledger's storage.
 type Options struct {
-	// CacheSize is the IAVL node cache in nodes (default 200,000).
+	// CacheSize is IAVL's own cache of decoded nodes, in nodes (default
+	// DefaultCacheSize). It need only hold the top of the tree: below it,
+	// nodes come from the node cache (NodeCacheBytes), which costs the
+	// collector and each commit far less per node.
 	CacheSize int
+	// NodeCacheBytes is the memory kept for the tree's encoded nodes
+	// (default DefaultNodeCacheBytes; negative: none). See nodeCache.
+	NodeCacheBytes int
 	// SigCacheSize is how many verified signatures are remembered
 	// (default 500,000).
 	SigCacheSize int
@@ -51,6 +57,12 @@ type Options struct {
 	Marker CommitMarker
 	Logger *slog.Logger
 }
+
+// The defaults of Options.
+const (
+	DefaultCacheSize      = 1_000
+	DefaultNodeCacheBytes = 128 << 20
+)
 
 // Block is what consensus decided: the ledger's view of a CometBFT block.
 type Block struct {
@@ -181,7 +193,10 @@ var treePrefix = []byte("iavl/")
 // CometBFT from its block store.
 func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 	if opts.CacheSize <= 0 {
-		opts.CacheSize = 200_000
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.NodeCacheBytes == 0 {
+		opts.NodeCacheBytes = DefaultNodeCacheBytes
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -207,10 +222,15 @@ func Open(db corestore.KVStoreWithBatch, opts Options) (*Ledger, error) {
 		// The marker's own write no longer makes the version durable.
 		treeOpts = append(treeOpts, iavl.SyncOption(true))
 	}
-	tree := iavl.NewMutableTree(versionBatchDB{idb.NewPrefixDB(db, treePrefix)}, opts.CacheSize, !opts.FastIndex, iavl.NewNopLogger(), treeOpts...)
+	// The tree and the reader share one cache of encoded nodes.
+	var treeDB idb.DB = idb.NewPrefixDB(db, treePrefix)
+	if opts.NodeCacheBytes > 0 {
+		treeDB = nodeCacheDB{DB: treeDB, cache: newNodeCache(opts.NodeCacheBytes)}
+	}
+	tree := iavl.NewMutableTree(versionBatchDB{treeDB}, opts.CacheSize, !opts.FastIndex, iavl.NewNopLogger(), treeOpts...)
 	// The reader walks the tree: IAVL's fast index is kept, when it is
 	// on, for block execution's reads of the working state.
-	reader := iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), opts.CacheSize, true, iavl.NewNopLogger())
+	reader := iavl.NewMutableTree(treeDB, opts.CacheSize, true, iavl.NewNopLogger())
 	sigs := NewSigCache(opts.SigCacheSize)
 	l := &Ledger{marker: marker, tree: tree, reader: reader, log: opts.Logger, sigs: sigs, batcher: NewBatcher(sigs, 256, 2*time.Millisecond),
 		decoded: newGenCache[*DecodedTx](decodedCacheSize), ballots: newBallotIndex(opts.Logger)}

@@ -164,14 +164,16 @@ func newPropRun(t *testing.T, seed uint64) *propRun {
 		stats: map[ledger.Code]int{},
 	}
 	var err error
-	if r.a, err = ledger.Open(r.dbA, ledger.Options{}); err != nil {
+	// The first ledger keeps encoded nodes in a cache small enough to
+	// drop some at every commit.
+	if r.a, err = ledger.Open(r.dbA, ledger.Options{NodeCacheBytes: 64 << 10}); err != nil {
 		t.Fatal(err)
 	}
-	// The second ledger uses a tiny node cache so that it reads nodes
-	// back from its database where the first serves them from memory, and
-	// IAVL's fast index, which the first lacks: the state's reads and hash
-	// must not depend on either.
-	if r.b, err = ledger.Open(idb.NewMemDB(), ledger.Options{CacheSize: 16, FastIndex: true}); err != nil {
+	// The second uses tiny IAVL node caches and no cache of encoded nodes,
+	// so that it reads nodes back from its database where the first
+	// serves them from memory, and IAVL's fast index, which the first
+	// lacks: the state's reads and hash must not depend on any of them.
+	if r.b, err = ledger.Open(idb.NewMemDB(), ledger.Options{CacheSize: 16, NodeCacheBytes: -1, FastIndex: true}); err != nil {
 		t.Fatal(err)
 	}
 	// Every third seed starts the chain above height 1, as a chain
@@ -352,7 +354,7 @@ func checkResult(t *testing.T, where string, res ledger.TxResult) {
 // over a stale one a ledger without it left behind.
 func (r *propRun) checkReopen() {
 	t := r.t
-	c, err := ledger.Open(r.dbA, ledger.Options{FastIndex: r.rng.IntN(2) == 0})
+	c, err := ledger.Open(r.dbA, ledger.Options{FastIndex: r.rng.IntN(2) == 0, NodeCacheBytes: []int{-1, 64 << 10, 0}[r.rng.IntN(3)]})
 	if err != nil {
 		t.Fatalf("height %d: re-open: %v", r.height, err)
 	}
