@@ -170,3 +170,62 @@ func TestNodeCacheKeepsDecodedBytes(t *testing.T) {
 		t.Fatalf("a node changed: %x", c.get(id2))
 	}
 }
+
+// TestNodeIndexMatchesMap checks the index against a Go map under random
+// sets and deletes over a key space small enough that probes collide and
+// deletes shift long runs back, through several resizes.
+func TestNodeIndexMatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	var x nodeIndex
+	want := map[nodeID]nodeSlot{}
+	for step := range 200_000 {
+		// Versions and nonces from small ranges, as IAVL's are.
+		id := nodeID(uint64(1+rng.IntN(40))<<32 | uint64(rng.IntN(300)))
+		switch rng.IntN(3) {
+		case 0, 1:
+			s := nodeSlot{id: id, seg: rng.Uint32(), off: uint32(step)}
+			x.set(s)
+			want[id] = s
+		case 2:
+			x.delete(id)
+			delete(want, id)
+		}
+		if step%1_000 == 0 || step > 199_000 {
+			if x.count != len(want) {
+				t.Fatalf("step %d: %d entries, want %d", step, x.count, len(want))
+			}
+			for id, w := range want {
+				if got := x.get(id); got == nil || *got != w {
+					t.Fatalf("step %d: get(%x) = %+v, want %+v", step, id, got, w)
+				}
+			}
+			for range 100 {
+				id := nodeID(uint64(1+rng.IntN(40))<<32 | uint64(rng.IntN(300)))
+				if _, ok := want[id]; !ok && x.get(id) != nil {
+					t.Fatalf("step %d: get(%x) found a deleted id", step, id)
+				}
+			}
+		}
+	}
+	if 2*x.count > len(x.slots) {
+		t.Fatalf("%d entries in %d slots: more than half full", x.count, len(x.slots))
+	}
+}
+
+func TestParseNodeKey(t *testing.T) {
+	if id, ok := parseNodeKey(testNodeKey(7, 3)); !ok || id != nodeID(7<<32|3) {
+		t.Fatalf("parseNodeKey(7, 3) = %x, %v", id, ok)
+	}
+	for _, k := range [][]byte{
+		testNodeKey(0, 1),                             // no IAVL version 0
+		testNodeKey(1<<32, 1),                         // beyond what an id packs
+		testNodeKey(-1, 1),                            // negative as int64
+		testNodeKey(5, 1)[:12],                        // short
+		append([]byte{'f'}, testNodeKey(5, 1)[1:]...), // IAVL's fast index
+		[]byte("s"),
+	} {
+		if _, ok := parseNodeKey(k); ok {
+			t.Errorf("parseNodeKey(%x) accepted", k)
+		}
+	}
+}
