@@ -21,9 +21,9 @@ import (
 //
 // This cache holds the bytes the database holds, so IAVL decodes exactly
 // what it would have read: hashes, proofs and so consensus never depend on
-// it. Its memory is a ring of large byte segments and a map without
+// it. Its memory is a ring of large byte segments and an index without
 // pointers, neither of which the collector scans. Segments are never
-// reused: when the ring is full the oldest is dropped from the map and
+// reused: when the ring is full the oldest is dropped from the index and
 // left to the collector, so a node IAVL decoded from it (IAVL keeps slices
 // of the buffer it decodes) stays valid. A node read from the database is
 // admitted again into the newest segment, so the nodes of the live tree
