@@ -79,6 +79,12 @@ func OpenNode(home string, log *slog.Logger) (*Node, error) {
 	nodeCache := -1 // none
 	if conf.NodeCacheMiB > 0 {
 		nodeCache = conf.NodeCacheMiB << 20
+		// Homes made before the node cache wrote iavl_cache_size =
+		// 200000, which now only costs CPU and memory.
+		if conf.IAVLCacheSize > 10*ledger.DefaultCacheSize {
+			log.Warn("iavl_cache_size is large for a node with the node cache: IAVL's own cache need only hold the top of the tree (docs/operators.md)",
+				"iavl_cache_size", conf.IAVLCacheSize, "suggested", ledger.DefaultCacheSize)
+		}
 	}
 	l, err := ledger.Open(db, ledger.Options{CacheSize: conf.IAVLCacheSize, NodeCacheBytes: nodeCache, FastIndex: conf.IAVLFastIndex,
 		Marker: FileMarker{Path: LedgerMarkerPath(home)}, Logger: log.With("module", "ledger")})
